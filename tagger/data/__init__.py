@@ -1,0 +1,1 @@
+"""Corpora, label vocabularies, WordPiece windows and tf.data pipelines."""

@@ -1,0 +1,172 @@
+"""tf.data pipelines: labelled windows (mixed treebanks) and streamed unlabeled text.
+
+Elements are dicts of 1-D int32 tensors, one per window: `input_word_ids`,
+`input_mask`, `piece_mask` (real wordpieces, not [CLS]/[SEP]/padding) and a
+`<task>` label row per task (-1 where no loss applies: non-first wordpieces,
+positions another window owns, and tasks the sentence's corpus lacks).
+Batches are padded to their own longest window, after bucketing by length.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from tagger.data import corpus
+from tagger.data.corpus import Sentence
+from tagger.data.labels import IGNORE_ID, label_ids
+from tagger.data.wordpiece import WordPieceTokenizer
+
+BUCKET_BOUNDARIES = (16, 32, 64, 128, 256)
+MIN_UNLABELED_CHARS = 10  # Tsai et al. App. A.1: drop sentences under 10 characters
+
+
+def encode_labeled(tokenizer: WordPieceTokenizer, sentences: list[Sentence],
+                   label_lists: dict[str, list[str]], chunk_size: int = 512) -> dict[str, tf.RaggedTensor]:
+    """Tokenises once, eagerly: `{feature: RaggedTensor[windows, (length)]}` plus `window_sentence`."""
+    rows: dict[str, list[np.ndarray]] = {}
+    window_sentence = []
+    for begin in range(0, len(sentences), chunk_size):
+        chunk = sentences[begin:begin + chunk_size]
+        words = tf.ragged.constant([s.words for s in chunk], dtype=tf.string, row_splits_dtype=tf.int32)
+        features = tokenizer.encode_words(words)
+        piece_word = np.cumsum(features["is_word_start"].numpy()) - 1
+        position_piece = features["position_piece"].numpy()
+        label_mask = features["label_mask"].numpy()
+        lengths = features["input_mask"].numpy().sum(axis=1)
+        columns = {
+            "input_word_ids": features["input_word_ids"].numpy(),
+            "input_mask": features["input_mask"].numpy(),
+            "piece_mask": (position_piece >= 0).astype(np.int32),
+        }
+        safe_piece = np.maximum(position_piece, 0)
+        for task, labels in label_lists.items():
+            word_labels = np.concatenate([
+                label_ids(s.tags[task], labels) if task in s.tags else [IGNORE_ID] * len(s.words)
+                for s in chunk] + [[IGNORE_ID]]).astype(np.int32)
+            position_word = piece_word[safe_piece] if piece_word.size else np.zeros_like(safe_piece)
+            columns[task] = np.where(label_mask, word_labels[position_word], IGNORE_ID).astype(np.int32)
+        for name, matrix in columns.items():
+            rows.setdefault(name, []).extend(row[:n] for row, n in zip(matrix, lengths))
+        window_sentence.extend(begin + features["window_sentence"].numpy())
+    ragged = {name: tf.ragged.constant(value, dtype=tf.int32, ragged_rank=1) for name, value in rows.items()}
+    ragged["window_sentence"] = tf.constant(np.array(window_sentence, dtype=np.int32))
+    return ragged
+
+
+def _pad_values(element_spec: dict, pad_id: int) -> dict:
+    return {name: tf.constant(pad_id if name == "input_word_ids" else 0 if name in ("input_mask", "piece_mask")
+                              else IGNORE_ID, dtype=spec.dtype)
+            for name, spec in element_spec.items()}
+
+
+def bucket_batches(dataset: tf.data.Dataset, batch_size: int, pad_id: int, drop_remainder: bool) -> tf.data.Dataset:
+    """Batches windows of similar length together, padded to the batch's own longest."""
+    spec = {name: s for name, s in dataset.element_spec.items()}
+    return dataset.bucket_by_sequence_length(
+        element_length_func=lambda element: tf.shape(element["input_word_ids"])[0],
+        bucket_boundaries=list(BUCKET_BOUNDARIES),
+        bucket_batch_sizes=[batch_size] * (len(BUCKET_BOUNDARIES) + 1),
+        padded_shapes={name: [None] for name in spec},
+        padding_values=_pad_values(spec, pad_id),
+        drop_remainder=drop_remainder)
+
+
+def labeled_dataset(encoded: dict[str, tf.RaggedTensor], batch_size: int, *, training: bool,
+                    seed: int = 0, pad_id: int = 0, shuffle_buffer: int = 100000,
+                    input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+    """Training: shuffled (all treebanks mixed), repeated, bucketed. Eval: one ordered pass.
+
+    Window indices are shuffled, not windows, so the iterator checkpoint holds ints, not data.
+    """
+    tensors = {name: value for name, value in encoded.items() if name != "window_sentence"}
+    num_windows = int(encoded["input_word_ids"].nrows())
+    indices = tf.data.Dataset.range(num_windows)
+    if input_context is not None and input_context.num_input_pipelines > 1:
+        indices = indices.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    if input_context is not None:
+        batch_size = input_context.get_per_replica_batch_size(batch_size)
+    if training:
+        indices = indices.shuffle(min(num_windows, shuffle_buffer), seed=seed, reshuffle_each_iteration=True).repeat()
+    dataset = indices.map(lambda index: {name: value[index] for name, value in tensors.items()})
+    if not training:
+        return dataset.padded_batch(batch_size, padding_values=_pad_values(dataset.element_spec, pad_id))
+    return bucket_batches(dataset, batch_size, pad_id, drop_remainder=True).prefetch(2)
+
+
+# -- unlabeled text, streamed -------------------------------------------------
+
+def _text_files_dataset(files: list[str]) -> tf.data.Dataset:
+    gzipped = {f.endswith(".gz") for f in files}
+    if len(gzipped) > 1:
+        raise corpus.DataError(",".join(files[:3]), None, "mixes .gz and plain text files; give them separately")
+    compression = "GZIP" if gzipped == {True} else ""
+    return tf.data.Dataset.from_tensor_slices(files).interleave(
+        lambda path: tf.data.TextLineDataset(path, compression_type=compression),
+        cycle_length=min(len(files), 8), deterministic=True)
+
+
+def _tfrecord_dataset(files: list[str], feature: str = "text") -> tf.data.Dataset:
+    parse = lambda record: tf.io.parse_single_example(
+        record, {feature: tf.io.FixedLenFeature([], tf.string)})[feature]
+    return tf.data.Dataset.from_tensor_slices(files).interleave(
+        tf.data.TFRecordDataset, cycle_length=min(len(files), 8), deterministic=True).map(parse)
+
+
+def _tfds_text(spec: str, data_dir: str | None) -> tf.data.Dataset:
+    """`NAME[/CONFIG][:SPLIT]` of a prepared TFDS dataset; its `text` feature, one line each."""
+    import tensorflow_datasets as tfds
+    name, _, split = spec.partition(":")
+    dataset = tfds.load(name, split=split or "train", data_dir=data_dir, download=False, shuffle_files=False)
+    return dataset.map(lambda example: example["text"]).flat_map(
+        lambda text: tf.data.Dataset.from_tensor_slices(tf.strings.split(text, "\n")))
+
+
+def text_lines(patterns: str, *, data_dir: str | None = None, num_shards: int = 1,
+               shard_index: int = 0) -> tf.data.Dataset:
+    """Lines from text globs (`.txt`, `.txt.gz`), TFRecord shards (`.tfrecord*`) or `tfds:NAME`.
+
+    Shards are split between input pipelines (workers) by file when there are
+    enough files, else by line, so no sentence is read twice per epoch.
+    """
+    if patterns.startswith("tfds:"):
+        return _tfds_text(patterns[len("tfds:"):], data_dir).shard(num_shards, shard_index)
+    files = corpus.expand_globs(patterns)
+    by_file = len(files) >= num_shards
+    if by_file and num_shards > 1:
+        files = files[shard_index::num_shards]
+    is_tfrecord = [".tfrecord" in os.path.basename(f) for f in files]
+    if any(is_tfrecord) and not all(is_tfrecord):
+        raise corpus.DataError(patterns, None, "mixes TFRecord shards and text files; give them separately")
+    lines = _tfrecord_dataset(files) if all(is_tfrecord) else _text_files_dataset(files)
+    if not by_file and num_shards > 1:
+        lines = lines.shard(num_shards, shard_index)
+    return lines
+
+
+def long_enough(line: tf.Tensor) -> tf.Tensor:
+    return tf.strings.length(tf.strings.strip(line), unit="UTF8_CHAR") >= MIN_UNLABELED_CHARS
+
+
+def unlabeled_dataset(tokenizer: WordPieceTokenizer, lines: tf.data.Dataset, batch_size: int, *,
+                      seed: int = 0, shuffle_buffer: int = 10000, lines_per_call: int = 64) -> tf.data.Dataset:
+    """Streams windows of raw text for distillation; nothing is loaded into memory whole."""
+    lines = lines.filter(long_enough).shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+
+    def windows(batch_of_lines):
+        features = tokenizer.encode_text(batch_of_lines)
+        return {"input_word_ids": features["input_word_ids"], "input_mask": features["input_mask"],
+                "piece_mask": tf.cast(features["position_piece"] >= 0, tf.int32)}
+
+    def trim(window):
+        length = tf.reduce_sum(window["input_mask"])
+        return {name: value[:length] for name, value in window.items()}
+
+    dataset = lines.batch(lines_per_call).map(windows).unbatch().map(trim)
+    return bucket_batches(dataset, batch_size, tokenizer.pad_id, drop_remainder=True).prefetch(2)
+
+
+def sentences_as_text(sentences: list[Sentence]) -> list[str]:
+    """Labelled training text as raw lines, to mix into the transfer set."""
+    return [" ".join(s.words) for s in sentences]

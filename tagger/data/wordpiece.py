@@ -1,0 +1,223 @@
+"""WordPiece tokenisation, first-wordpiece alignment and windowing, as TF ops.
+
+One implementation serves training, the SavedModel and the TFLite graph, so
+the deployed model sees exactly the features it was trained on. It uses only
+dense ops with TFLite builtins (gather, cumsum, scatter_nd, where, range) on
+top of tensorflow-text's FastBertTokenizer.
+
+Windowing: a sentence with more than `max_seq_length - 2` wordpieces is cut
+into overlapping windows. Each window *owns* a contiguous run of `stride`
+pieces and sees `context` extra pieces on each side; only owned first
+wordpieces are labelled, so every word gets exactly one label position and
+no word is ever lost, however long the sentence.
+"""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
+
+
+def load_vocab(path: str) -> list[str]:
+    """Reads a BERT `vocab.txt` (one token per line) and checks its special tokens."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise ValueError(f"{path}:{line}: vocabulary is not valid UTF-8") from None
+    vocab = text.split("\n")
+    if vocab and vocab[-1] == "":
+        vocab.pop()
+    vocab = [token.rstrip("\r") for token in vocab]
+    seen: dict[str, int] = {}
+    for line, token in enumerate(vocab, start=1):
+        if token in seen:
+            raise ValueError(f"{path}:{line}: token {token!r} repeats line {seen[token]}")
+        seen[token] = line
+    missing = [token for token in SPECIAL_TOKENS if token not in seen]
+    if missing:
+        raise ValueError(f"{path}: vocabulary lacks special token(s) {missing}")
+    return vocab
+
+
+def guess_lower_case(vocab: list[str]) -> bool:
+    """Uncased BERT vocabularies hold no upper-case tokens (special tokens aside)."""
+    return not any(token.lower() != token for token in vocab if token not in SPECIAL_TOKENS
+                   and not (token.startswith("[") and token.endswith("]")))
+
+
+def segment_ids(counts: tf.Tensor) -> tf.Tensor:
+    """[sum(counts)] segment index of each element; every count must be >= 1.
+
+    `tf.repeat(tf.range(n), counts)` written with TFLite builtins.
+    """
+    counts = tf.cast(counts, tf.int32)
+    total = tf.reduce_sum(counts)
+    starts = tf.math.cumsum(counts, exclusive=True)
+    later_starts = starts[1:]
+    marks = tf.scatter_nd(later_starts[:, tf.newaxis], tf.ones_like(later_starts), [total])
+    return tf.math.cumsum(marks)
+
+
+def _boundary_sums(values: tf.Tensor, row_splits: tf.Tensor) -> tf.Tensor:
+    """Per-row sums of `values` for rows given by `row_splits`, via one cumsum."""
+    cumulative = tf.concat([[0], tf.math.cumsum(tf.cast(values, tf.int32))], axis=0)
+    return tf.gather(cumulative, row_splits[1:]) - tf.gather(cumulative, row_splits[:-1])
+
+
+class WordPieceTokenizer(tf.Module):
+    """FastBertTokenizer plus first-wordpiece alignment and windows for a BERT vocab."""
+
+    def __init__(self, vocab: list[str], lower_case: bool | None = None, max_seq_length: int = 128,
+                 context: int | None = None, name: str | None = None):
+        super().__init__(name=name)
+        if lower_case is None:
+            lower_case = guess_lower_case(vocab)
+        span = max_seq_length - 2
+        context = span // 8 if context is None else context
+        if span < 2 or span - 2 * context < 1:
+            raise ValueError(f"max_seq_length={max_seq_length} leaves no room for windows with context {context}")
+        self.vocab_size = len(vocab)
+        self.lower_case = lower_case
+        self.max_seq_length = max_seq_length
+        self.context = context
+        self.stride = span - 2 * context
+        index = {token: i for i, token in enumerate(vocab)}
+        self.pad_id, self.unk_id, self.cls_id, self.sep_id = (index[t] for t in SPECIAL_TOKENS)
+        self._tokenizer = tf_text.FastBertTokenizer(
+            vocab=vocab, token_out_type=tf.int32, unknown_token="[UNK]",
+            lower_case_nfd_strip_accents=lower_case)
+        self._is_continuation = tf.constant(np.array([t.startswith("##") for t in vocab]))
+
+    # -- words -> pieces ---------------------------------------------------
+
+    def words_to_pieces(self, words: tf.RaggedTensor) -> dict[str, tf.Tensor]:
+        """Pre-tokenised words `[batch, (words)]` to flat pieces.
+
+        A word that yields no wordpiece (whitespace, control characters) becomes
+        `[UNK]`, so it still gets a label position.
+        """
+        pieces = self._tokenizer.tokenize(words.flat_values)  # [N, (P)]
+        raw_counts = tf.cast(pieces.row_lengths(), tf.int32)
+        counts = tf.maximum(raw_counts, 1)
+        piece_word = segment_ids(counts)
+        within_word = tf.range(tf.shape(piece_word)[0]) - tf.gather(
+            tf.math.cumsum(counts, exclusive=True), piece_word)
+        values = tf.cast(pieces.flat_values, tf.int32)
+        source = tf.where(tf.gather(raw_counts, piece_word) > 0,
+                          tf.gather(tf.math.cumsum(raw_counts, exclusive=True), piece_word) + within_word,
+                          tf.shape(values)[0])
+        piece_ids = tf.gather(tf.concat([values, [self.unk_id]], 0), source)
+        sentence_splits = tf.cast(words.row_splits, tf.int32)
+        return {
+            "piece_ids": piece_ids,
+            "is_word_start": tf.equal(within_word, 0),
+            "sentence_piece_counts": _boundary_sums(counts, sentence_splits),
+            "num_words": tf.cast(words.row_lengths(), tf.int32),
+        }
+
+    def text_to_pieces(self, sentences: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Raw sentences `[batch]` to flat pieces, with BERT's word split.
+
+        FastBertTokenizer splits on whitespace, punctuation and CJK characters;
+        a piece that is not a `##` continuation starts a new word. Byte offsets
+        of each word into its sentence come along so callers can cut the words.
+        """
+        pieces, starts, ends = self._tokenizer.tokenize_with_offsets(sentences)
+        piece_ids = tf.cast(pieces.flat_values, tf.int32)
+        is_word_start = tf.logical_not(tf.gather(self._is_continuation, piece_ids))
+        is_word_end = tf.concat([is_word_start[1:], [True]], axis=0)
+        splits = tf.cast(pieces.row_splits, tf.int32)
+        return {
+            "piece_ids": piece_ids,
+            "is_word_start": is_word_start,
+            "sentence_piece_counts": splits[1:] - splits[:-1],
+            "num_words": _boundary_sums(is_word_start, splits),
+            "word_starts": tf.cast(tf.boolean_mask(starts.flat_values, is_word_start), tf.int32),
+            "word_ends": tf.cast(tf.boolean_mask(ends.flat_values, is_word_end), tf.int32),
+        }
+
+    # -- pieces -> windows -------------------------------------------------
+
+    def build_windows(self, piece_ids: tf.Tensor, is_word_start: tf.Tensor,
+                      sentence_piece_counts: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Cuts every sentence into `[CLS] pieces [SEP]` windows.
+
+        Returns BERT inputs `[windows, length]` (length = longest window, so a
+        short batch pays for its own length only), `label_mask` (owned first
+        wordpieces), `position_piece` (flat piece index, -1 for specials and
+        padding) and `window_sentence`.
+        """
+        span = self.max_seq_length - 2
+        counts = tf.cast(sentence_piece_counts, tf.int32)
+        at_least_one = tf.maximum(counts, 1)
+        owned_size = tf.where(counts <= span, at_least_one, self.stride)
+        windows_per_sentence = (at_least_one + owned_size - 1) // owned_size
+        window_sentence = segment_ids(windows_per_sentence)
+        window_rank = tf.range(tf.shape(window_sentence)[0]) - tf.gather(
+            tf.math.cumsum(windows_per_sentence, exclusive=True), window_sentence)
+
+        count = tf.gather(counts, window_sentence)
+        owned = tf.gather(owned_size, window_sentence)
+        own_start = window_rank * owned
+        own_end = tf.minimum(own_start + owned, count)
+        start = tf.where(count <= span, 0,
+                         tf.clip_by_value(own_start - self.context, 0, tf.maximum(count - span, 0)))
+        length = tf.minimum(count - start, span)
+
+        column = tf.range(tf.reduce_max(tf.concat([length, [0]], 0)))[tf.newaxis, :]
+        local = start[:, tf.newaxis] + column
+        valid = column < length[:, tf.newaxis]
+        first_piece = tf.gather(tf.math.cumsum(counts, exclusive=True), window_sentence)
+        total = tf.shape(piece_ids)[0]
+        flat_index = tf.where(valid, first_piece[:, tf.newaxis] + local, total)
+        ids = tf.gather(tf.concat([piece_ids, [self.pad_id]], 0), flat_index)
+        owned_here = valid & (local >= own_start[:, tf.newaxis]) & (local < own_end[:, tf.newaxis])
+        label_mask = owned_here & tf.gather(tf.concat([is_word_start, [False]], 0), flat_index)
+
+        num_windows = tf.shape(window_sentence)[0]
+        edge = tf.fill([num_windows, 1], self.pad_id)
+        ids = tf.concat([tf.fill([num_windows, 1], self.cls_id), ids, edge], axis=1)
+        position = tf.range(tf.shape(ids)[1])[tf.newaxis, :]
+        ids = tf.where(position == length[:, tf.newaxis] + 1, self.sep_id, ids)
+        no_label = tf.zeros([num_windows, 1], tf.bool)
+        no_piece = tf.fill([num_windows, 1], -1)
+        return {
+            "input_word_ids": ids,
+            "input_mask": tf.cast(position < length[:, tf.newaxis] + 2, tf.int32),
+            "input_type_ids": tf.zeros_like(ids),
+            "label_mask": tf.concat([no_label, label_mask, no_label], axis=1),
+            "position_piece": tf.concat([no_piece, tf.where(valid, flat_index, -1), no_piece], axis=1),
+            "window_sentence": window_sentence,
+        }
+
+    def encode_words(self, words: tf.RaggedTensor) -> dict[str, tf.Tensor]:
+        """Words `[batch, (words)]` to windows plus `num_words` and flat pieces."""
+        pieces = self.words_to_pieces(words)
+        windows = self.build_windows(pieces["piece_ids"], pieces["is_word_start"],
+                                     pieces["sentence_piece_counts"])
+        return {**pieces, **windows}
+
+    def encode_text(self, sentences: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Raw sentences `[batch]` to windows plus words' byte offsets."""
+        pieces = self.text_to_pieces(sentences)
+        windows = self.build_windows(pieces["piece_ids"], pieces["is_word_start"],
+                                     pieces["sentence_piece_counts"])
+        return {**pieces, **windows}
+
+
+MODEL_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
+
+
+def model_inputs(features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """The three BERT inputs out of a feature dict."""
+    return {name: features[name] for name in MODEL_INPUTS}
+
+
+def word_level(values: tf.Tensor, label_mask: tf.Tensor) -> tf.Tensor:
+    """Per-position values `[windows, length, ...]` to per-word `[words, ...]`, in word order."""
+    return tf.boolean_mask(values, label_mask)

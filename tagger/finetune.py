@@ -1,0 +1,29 @@
+"""Fine-tunes a pretrained BERT (or any encoder) into a multi-task tagger.
+
+  python -m tagger.finetune --init=hf:DIR --model_dir=runs/en_upos \
+      --train_data='ud/en_ewt/*-train.conllu' --dev_data=... --test_data=... --tasks=upos
+
+Rerunning on the same --model_dir resumes from the last checkpoint.
+"""
+from absl import flags
+
+import tagger  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from tagger import cli, flags_common
+
+flags.DEFINE_string("init", None, "hub:HANDLE_OR_PATH | tf1:DIR | hf:DIR | config:FILE | model_dir:DIR")
+flags.mark_flags_as_required(["init", "model_dir", "train_data"])
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    del argv
+    from tagger.finetuning import finetune
+    finetune(FLAGS.model_dir, FLAGS.init, FLAGS.train_data, strategy=flags_common.strategy(),
+             dev_data=FLAGS.dev_data, test_data=FLAGS.test_data, tasks=FLAGS.tasks, data_format=FLAGS.data_format,
+             vocab_file=FLAGS.vocab_file, lower_case=flags_common.lower_case(), max_seq_length=FLAGS.max_seq_length,
+             batch_size=FLAGS.train_batch_size, learning_rate=FLAGS.learning_rate, epochs=FLAGS.num_train_epochs,
+             train_steps=FLAGS.train_steps, seed=FLAGS.seed, checkpoint_every=FLAGS.checkpoint_every)
+
+
+if __name__ == "__main__":
+    cli.run_main(main)

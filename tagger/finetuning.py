@@ -1,0 +1,122 @@
+"""Fine-tuning a tagger on labelled data, and evaluating one: the library behind the binaries."""
+from __future__ import annotations
+
+import math
+import os
+
+import tensorflow as tf
+
+from tagger import metrics as metrics_lib
+from tagger.data import pipeline
+from tagger.data.corpus import Sentence, read_corpus, tasks_present
+from tagger.data.labels import build_label_lists
+from tagger.data.wordpiece import WordPieceTokenizer, load_vocab
+from tagger.inference import WordTagger
+from tagger.models import encoders
+from tagger.models.tagger import (Tagger, checkpoint_dir, load_model_dir, make_config, prepare_model_dir,
+                                  write_json_atomic)
+from tagger.training import TrainState, create_optimizer, tagging_loss, train
+
+
+def read_labeled(train_data: str, tasks: list[str] | None, data_format: str = "auto"
+                 ) -> tuple[list[Sentence], dict[str, list[str]]]:
+    """Training sentences and their label lists (tasks default to those present)."""
+    sentences = read_corpus(train_data, data_format)
+    tasks = tasks or tasks_present(sentences)
+    return sentences, build_label_lists(sentences, tasks)
+
+
+def init_encoder(init: str, vocab_file: str | None) -> tuple[encoders.LoadedEncoder, str]:
+    """Loads `--init` (any kind) and settles which vocab.txt goes with it."""
+    kind, target = encoders.parse_init(init)
+    if kind == "model_dir":
+        model, _, config = load_model_dir(target)
+        loaded = encoders.LoadedEncoder(model.encoder, config["encoder"], os.path.join(target, "vocab.txt"))
+    else:
+        loaded = encoders.load_encoder(init)
+    vocab = vocab_file or loaded.vocab_file
+    if not vocab:
+        raise encoders.InitError(f"--init={init} ships no vocab.txt; pass --vocab_file")
+    size = len(load_vocab(vocab))
+    if size != loaded.config["vocab_size"]:
+        raise encoders.InitError(f"{vocab} has {size} tokens but the checkpoint of --init={init} embeds "
+                                 f"{loaded.config['vocab_size']}: vocabulary and checkpoint do not belong together")
+    return loaded, vocab
+
+
+def new_tagger_dir(model_dir: str, loaded: encoders.LoadedEncoder, vocab_file: str,
+                   label_lists: dict[str, list[str]], init: str, lower_case: bool | None,
+                   max_seq_length: int, **extra) -> tuple[Tagger, WordPieceTokenizer]:
+    """Builds the tagger on a loaded encoder and writes (or checks) MODEL_DIR's config and vocab."""
+    tokenizer = WordPieceTokenizer(load_vocab(vocab_file), lower_case=lower_case, max_seq_length=max_seq_length)
+    config = make_config(loaded.config, label_lists, tokenizer, init, **extra)
+    prepare_model_dir(model_dir, config, vocab_file)
+    return Tagger(loaded.encoder, label_lists).build_variables(), tokenizer
+
+
+def steps_for(num_windows: int, batch_size: int, epochs: float, train_steps: int) -> int:
+    return train_steps if train_steps > 0 else max(1, math.ceil(epochs * num_windows / batch_size))
+
+
+def train_on_labels(model: Tagger, tokenizer: WordPieceTokenizer, sentences: list[Sentence],
+                    label_lists: dict[str, list[str]], directory: str, strategy: tf.distribute.Strategy, *,
+                    batch_size: int, learning_rate: float, epochs: float = 1.0, train_steps: int = 0,
+                    seed: int = 0, checkpoint_every: int = 200, summary_dir: str | None = None,
+                    description: str = "finetune", variables=None, optimizer=None, step=None) -> int:
+    """Cross-entropy training on labelled windows; returns the number of steps."""
+    encoded = pipeline.encode_labeled(tokenizer, sentences, label_lists)
+    total = steps_for(int(encoded["input_word_ids"].nrows()), batch_size, epochs, train_steps)
+
+    def dataset_fn(input_context):
+        return pipeline.labeled_dataset(encoded, batch_size, training=True, seed=seed, pad_id=tokenizer.pad_id,
+                                        input_context=input_context)
+
+    def loss_fn(batch):
+        return tagging_loss(batch, model(batch, training=True))
+
+    with strategy.scope():
+        optimizer = optimizer or create_optimizer(learning_rate, total)
+        step = step if step is not None else tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    train(TrainState(directory, model, optimizer, step), strategy, dataset_fn, loss_fn, total,
+          variables=variables, checkpoint_every=checkpoint_every, summary_dir=summary_dir, description=description)
+    return total
+
+
+def evaluate(model: Tagger, tokenizer: WordPieceTokenizer, label_lists: dict[str, list[str]],
+             sentences: list[Sentence], split: str, batch_size: int = 64) -> dict:
+    """Scores per treebank (schema of DESIGN.md)."""
+    predictions = WordTagger(model, tokenizer, label_lists, batch_size).tag([s.words for s in sentences])
+    return metrics_lib.score(sentences, predictions, split)
+
+
+def evaluate_splits(model_dir: str, model: Tagger, tokenizer: WordPieceTokenizer,
+                    label_lists: dict[str, list[str]], splits: dict[str, str | None], data_format: str = "auto",
+                    prefix: str = "", verbose: bool = True) -> dict[str, dict]:
+    """Evaluates on each `{name: globs}` and writes MODEL_DIR/metrics/<prefix><name>.json."""
+    results = {}
+    for name, data in splits.items():
+        if not data:
+            continue
+        result = evaluate(model, tokenizer, label_lists, read_corpus(data, data_format), name)
+        write_json_atomic(os.path.join(model_dir, "metrics", f"{prefix}{name}.json"), result)
+        if verbose:
+            print(f"\n== {prefix}{name} ({data})\n{metrics_lib.format_table(result)}")
+        results[name] = result
+    return results
+
+
+def finetune(model_dir: str, init: str, train_data: str, *, strategy: tf.distribute.Strategy,
+             dev_data: str | None = None, test_data: str | None = None, tasks: list[str] | None = None,
+             data_format: str = "auto", vocab_file: str | None = None, lower_case: bool | None = None,
+             max_seq_length: int = 128, batch_size: int = 16, learning_rate: float = 5e-5, epochs: float = 1.0,
+             train_steps: int = 0, seed: int = 0, checkpoint_every: int = 200) -> dict[str, dict]:
+    """The whole `tagger.finetune` job: init, train (resumable), evaluate, write metrics."""
+    sentences, label_lists = read_labeled(train_data, tasks, data_format)
+    with strategy.scope():
+        loaded, vocab = init_encoder(init, vocab_file)
+        model, tokenizer = new_tagger_dir(model_dir, loaded, vocab, label_lists, init, lower_case, max_seq_length)
+    train_on_labels(model, tokenizer, sentences, label_lists, checkpoint_dir(model_dir), strategy,
+                    batch_size=batch_size, learning_rate=learning_rate, epochs=epochs, train_steps=train_steps,
+                    seed=seed, checkpoint_every=checkpoint_every, summary_dir=os.path.join(model_dir, "logs"))
+    return evaluate_splits(model_dir, model, tokenizer, label_lists,
+                           {"dev": dev_data, "test": test_data}, data_format)

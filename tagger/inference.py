@@ -1,0 +1,67 @@
+"""Tagging words with an in-memory tagger: one traced graph from words to label ids.
+
+Used by evaluation, `tagger.predict` on checkpoints, `export.verify` and the
+SavedModel exporter, so they all decode exactly the same way.
+"""
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from tagger.data.wordpiece import WordPieceTokenizer, model_inputs, word_level
+
+WORDS_SPEC = tf.RaggedTensorSpec([None, None], tf.string, ragged_rank=1, row_splits_dtype=tf.int32)
+
+
+def word_logits(model, tokenizer: WordPieceTokenizer, features: dict) -> dict[str, tf.Tensor]:
+    """Per-word logits `[words, labels]` for each task, in word order."""
+    logits = model(model_inputs(features), training=False)
+    return {task: word_level(value, features["label_mask"]) for task, value in logits.items()}
+
+
+class WordTagger:
+    """Tags pre-tokenised sentences; returns label strings (and 2nd-best, for the code-mixed rule)."""
+
+    def __init__(self, model, tokenizer: WordPieceTokenizer, label_lists: dict[str, list[str]],
+                 batch_size: int = 64):
+        self.model, self.tokenizer, self.label_lists = model, tokenizer, label_lists
+        self.batch_size = batch_size
+
+        @tf.function(input_signature=[WORDS_SPEC])
+        def top2(words):
+            features = tokenizer.encode_words(words)
+            logits = word_logits(model, tokenizer, features)
+            return {task: tf.math.top_k(value, k=min(2, value.shape[-1])).indices for task, value in logits.items()}
+
+        self._top2 = top2
+
+    def tag_ids(self, sentences: list[list[str]]) -> list[dict[str, np.ndarray]]:
+        """`[{task: int array [words, 2]}]` per sentence: best and second-best label ids."""
+        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+        results: list[dict[str, np.ndarray] | None] = [None] * len(sentences)
+        for begin in range(0, len(order), self.batch_size):
+            indices = order[begin:begin + self.batch_size]
+            batch = [sentences[i] for i in indices]
+            words = tf.RaggedTensor.from_row_lengths(
+                tf.constant([w for s in batch for w in s], dtype=tf.string, shape=[sum(map(len, batch))]),
+                tf.constant([len(s) for s in batch], dtype=tf.int32))
+            ids = {task: value.numpy() for task, value in self._top2(words).items()}
+            offset = 0
+            for i, sentence in zip(indices, batch):
+                results[i] = {task: value[offset:offset + len(sentence)] for task, value in ids.items()}
+                offset += len(sentence)
+        return results
+
+    def tag(self, sentences: list[list[str]], x_to_second_best: bool = False) -> list[dict[str, list[str]]]:
+        """Label strings per task per word. `x_to_second_best`: Tsai §4.5 code-mixed rule for UPOS."""
+        tagged = []
+        for ids in self.tag_ids(sentences):
+            sentence_tags = {}
+            for task, top in ids.items():
+                labels = self.label_lists[task]
+                best = [labels[row[0]] for row in top]
+                if x_to_second_best and task == "upos" and top.shape[1] > 1:
+                    best = [labels[row[1]] if tag == "X" else tag for tag, row in zip(best, top)]
+                sentence_tags[task] = best
+            tagged.append(sentence_tags)
+        return tagged

@@ -1,0 +1,1 @@
+"""Encoders (teachers), students and the multi-head tagger."""

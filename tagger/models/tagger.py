@@ -1,0 +1,134 @@
+"""The tagger: an encoder plus one softmax head per task, and the model directory contract.
+
+MODEL_DIR/
+  tagger_config.json   encoder config, tasks and label lists, tokenizer settings, provenance
+  vocab.txt            copied, so the directory is self-contained
+  checkpoints/         tf.train.CheckpointManager (model, optimizer, step, data position)
+  metrics/<split>.json
+  logs/                TensorBoard
+  export/              SavedModel versions, .tflite files
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+import tensorflow as tf
+import tf_keras
+
+from tagger.data.labels import check_same_labels
+from tagger.data.wordpiece import WordPieceTokenizer, load_vocab
+from tagger.models.encoders import InitError, build_encoder
+
+CONFIG_FILE = "tagger_config.json"
+
+
+class Tagger(tf_keras.Model):
+    """Encoder -> dropout -> one dense softmax head per task (logits over that task's labels)."""
+
+    def __init__(self, encoder: tf_keras.layers.Layer, label_lists: dict[str, list[str]],
+                 dropout_rate: float = 0.1, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        if hasattr(encoder, "pooler_layer"):  # [CLS] pooling is unused by a tagger: keep it out of training
+            encoder.pooler_layer.trainable = False
+        self.tasks = list(label_lists)
+        self.dropout = tf_keras.layers.Dropout(dropout_rate)
+        self.heads = {task: tf_keras.layers.Dense(
+            len(labels), name=f"{task}_head", dtype="float32",
+            kernel_initializer=tf_keras.initializers.TruncatedNormal(stddev=0.02))
+            for task, labels in label_lists.items()}
+
+    def call(self, inputs, training=False, return_hidden=False):
+        word_ids = inputs["input_word_ids"]
+        type_ids = inputs["input_type_ids"] if "input_type_ids" in inputs else tf.zeros_like(word_ids)
+        outputs = self.encoder(dict(input_word_ids=word_ids, input_mask=inputs["input_mask"],
+                                    input_type_ids=type_ids), training=training)
+        features = self.dropout(outputs["sequence_output"], training=training)
+        logits = {task: head(features) for task, head in self.heads.items()}
+        if return_hidden:
+            return logits, outputs["encoder_outputs"]
+        return logits
+
+    def build_variables(self):
+        dummy = tf.zeros([1, 2], tf.int32)
+        self(dict(input_word_ids=dummy, input_mask=tf.ones_like(dummy), input_type_ids=dummy))
+        return self
+
+
+# -- config and files -------------------------------------------------------------
+
+def write_json_atomic(path: str, value) -> None:
+    """Write-then-rename, so a kill never leaves half a JSON file."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    handle, scratch = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
+    with os.fdopen(handle, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+    os.replace(scratch, path)
+
+
+def read_config(model_dir: str) -> dict:
+    path = os.path.join(model_dir, CONFIG_FILE)
+    if not os.path.exists(path):
+        raise InitError(f"{model_dir}: not a model directory (no {CONFIG_FILE})")
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def make_config(encoder_config: dict, label_lists: dict[str, list[str]], tokenizer: WordPieceTokenizer,
+                init: str, **extra) -> dict:
+    return {
+        "encoder": encoder_config,
+        "tasks": label_lists,
+        "tokenizer": {"vocab_file": "vocab.txt", "lower_case": tokenizer.lower_case,
+                      "max_seq_length": tokenizer.max_seq_length, "context": tokenizer.context},
+        "init": init,
+        **extra,
+    }
+
+
+def prepare_model_dir(model_dir: str, config: dict, vocab_file: str) -> dict:
+    """Writes config and vocab for a new run; on rerun checks the labels match and keeps the old config."""
+    os.makedirs(model_dir, exist_ok=True)
+    path = os.path.join(model_dir, CONFIG_FILE)
+    if os.path.exists(path):
+        existing = read_config(model_dir)
+        check_same_labels(existing["tasks"], config["tasks"], path)
+        return existing
+    target = os.path.join(model_dir, "vocab.txt")
+    if os.path.abspath(vocab_file) != os.path.abspath(target):
+        shutil.copyfile(vocab_file, target)
+    write_json_atomic(path, config)
+    return config
+
+
+def tokenizer_from_config(model_dir: str, config: dict) -> WordPieceTokenizer:
+    settings = config["tokenizer"]
+    vocab = load_vocab(os.path.join(model_dir, settings["vocab_file"]))
+    if len(vocab) != config["encoder"]["vocab_size"]:
+        raise InitError(f"{model_dir}: vocab.txt has {len(vocab)} tokens but the encoder embeds "
+                        f"{config['encoder']['vocab_size']}")
+    return WordPieceTokenizer(vocab, lower_case=settings["lower_case"], max_seq_length=settings["max_seq_length"],
+                              context=settings.get("context"))
+
+
+def checkpoint_dir(model_dir: str) -> str:
+    return os.path.join(model_dir, "checkpoints")
+
+
+def load_model_dir(model_dir: str, checkpoint: str | None = None) -> tuple[Tagger, WordPieceTokenizer, dict]:
+    """Rebuilds the tagger from its config and restores the latest (or given) checkpoint's weights."""
+    config = read_config(model_dir)
+    tokenizer = tokenizer_from_config(model_dir, config)
+    model = Tagger(build_encoder(config["encoder"]), config["tasks"]).build_variables()
+    path = checkpoint or tf.train.latest_checkpoint(checkpoint_dir(model_dir))
+    if path is None:
+        raise InitError(f"{model_dir}: no checkpoint in {checkpoint_dir(model_dir)}")
+    try:
+        tf.train.Checkpoint(model=model).read(path).expect_partial().assert_existing_objects_matched()
+    except (AssertionError, ValueError, tf.errors.OpError) as e:
+        raise InitError(f"{path}: checkpoint does not fit the model in {model_dir}: {str(e)[:300]}") from None
+    return model, tokenizer, config
