@@ -63,6 +63,18 @@ def segment_ids(counts: tf.Tensor) -> tf.Tensor:
     return tf.math.cumsum(marks)
 
 
+def row_ids(row_splits: tf.Tensor) -> tf.Tensor:
+    """[row_splits[-1]] row index of each element; rows may be empty.
+
+    `RaggedTensor.value_rowids()` written with TFLite builtins (duplicate scatter indices add up).
+    """
+    row_splits = tf.cast(row_splits, tf.int32)
+    total = row_splits[-1]
+    inner = row_splits[1:-1]
+    marks = tf.scatter_nd(inner[:, tf.newaxis], tf.ones_like(inner), [total + 1])
+    return tf.math.cumsum(marks)[:total]
+
+
 def _boundary_sums(values: tf.Tensor, row_splits: tf.Tensor) -> tf.Tensor:
     """Per-row sums of `values` for rows given by `row_splits`, via one cumsum."""
     cumulative = tf.concat([[0], tf.math.cumsum(tf.cast(values, tf.int32))], axis=0)
@@ -88,9 +100,12 @@ class WordPieceTokenizer(tf.Module):
         self.stride = span - 2 * context
         index = {token: i for i, token in enumerate(vocab)}
         self.pad_id, self.unk_id, self.cls_id, self.sep_id = (index[t] for t in SPECIAL_TOKENS)
-        self._tokenizer = tf_text.FastBertTokenizer(
-            vocab=vocab, token_out_type=tf.int32, unknown_token="[UNK]",
-            lower_case_nfd_strip_accents=lower_case)
+        # FastBertTokenizer's two stages, kept apart so raw-text offsets can be mapped back with
+        # flat gathers (its own tokenize_with_offsets uses a ragged gather, i.e. RaggedRange,
+        # which TFLite lacks). tokenize() = normalize + wordpiece, exactly as FastBertTokenizer.
+        self._normalizer = tf_text.FastBertNormalizer(lower_case_nfd_strip_accents=lower_case)
+        self._wordpiece = tf_text.FastWordpieceTokenizer(vocab=vocab, token_out_type=tf.int32,
+                                                         unknown_token="[UNK]")
         self._is_continuation = tf.constant(np.array([t.startswith("##") for t in vocab]))
 
     # -- words -> pieces ---------------------------------------------------
@@ -101,7 +116,7 @@ class WordPieceTokenizer(tf.Module):
         A word that yields no wordpiece (whitespace, control characters) becomes
         `[UNK]`, so it still gets a label position.
         """
-        pieces = self._tokenizer.tokenize(words.flat_values)  # [N, (P)]
+        pieces = self._wordpiece.tokenize(self._normalizer.normalize(words.flat_values))  # [N, (P)]
         raw_counts = tf.cast(pieces.row_lengths(), tf.int32)
         counts = tf.maximum(raw_counts, 1)
         piece_word = segment_ids(counts)
@@ -127,18 +142,24 @@ class WordPieceTokenizer(tf.Module):
         a piece that is not a `##` continuation starts a new word. Byte offsets
         of each word into its sentence come along so callers can cut the words.
         """
-        pieces, starts, ends = self._tokenizer.tokenize_with_offsets(sentences)
+        normalized, offsets = self._normalizer.normalize_with_offsets(sentences)
+        pieces, starts, ends = self._wordpiece.tokenize_with_offsets(normalized)
         piece_ids = tf.cast(pieces.flat_values, tf.int32)
         is_word_start = tf.logical_not(tf.gather(self._is_continuation, piece_ids))
         is_word_end = tf.concat([is_word_start[1:], [True]], axis=0)
         splits = tf.cast(pieces.row_splits, tf.int32)
+        # Offsets into the normalised text -> offsets into the input sentence.
+        offset_base = tf.gather(tf.cast(offsets.row_splits, tf.int32), row_ids(splits))
+        input_offsets = tf.cast(offsets.flat_values, tf.int32)
+        starts = tf.gather(input_offsets, offset_base + tf.cast(starts.flat_values, tf.int32))
+        ends = tf.gather(input_offsets, offset_base + tf.cast(ends.flat_values, tf.int32))
         return {
             "piece_ids": piece_ids,
             "is_word_start": is_word_start,
             "sentence_piece_counts": splits[1:] - splits[:-1],
             "num_words": _boundary_sums(is_word_start, splits),
-            "word_starts": tf.cast(tf.boolean_mask(starts.flat_values, is_word_start), tf.int32),
-            "word_ends": tf.cast(tf.boolean_mask(ends.flat_values, is_word_end), tf.int32),
+            "word_starts": tf.boolean_mask(starts, is_word_start),
+            "word_ends": tf.boolean_mask(ends, is_word_end),
         }
 
     # -- pieces -> windows -------------------------------------------------
