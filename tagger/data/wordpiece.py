@@ -19,6 +19,10 @@ import tensorflow_text as tf_text
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
 
+# These methods build plain dataflow (no tensor-dependent Python control flow), so autograph
+# has nothing to convert; converting tf.Module methods re-reads their source and can lose `self`.
+no_autograph = tf.autograph.experimental.do_not_convert
+
 
 def load_vocab(path: str) -> list[str]:
     """Reads a BERT `vocab.txt` (one token per line) and checks its special tokens."""
@@ -110,6 +114,7 @@ class WordPieceTokenizer(tf.Module):
 
     # -- words -> pieces ---------------------------------------------------
 
+    @no_autograph
     def words_to_pieces(self, words: tf.RaggedTensor) -> dict[str, tf.Tensor]:
         """Pre-tokenised words `[batch, (words)]` to flat pieces.
 
@@ -135,6 +140,7 @@ class WordPieceTokenizer(tf.Module):
             "num_words": tf.cast(words.row_lengths(), tf.int32),
         }
 
+    @no_autograph
     def text_to_pieces(self, sentences: tf.Tensor) -> dict[str, tf.Tensor]:
         """Raw sentences `[batch]` to flat pieces, with BERT's word split.
 
@@ -164,6 +170,7 @@ class WordPieceTokenizer(tf.Module):
 
     # -- pieces -> windows -------------------------------------------------
 
+    @no_autograph
     def build_windows(self, piece_ids: tf.Tensor, is_word_start: tf.Tensor,
                       sentence_piece_counts: tf.Tensor) -> dict[str, tf.Tensor]:
         """Cuts every sentence into `[CLS] pieces [SEP]` windows.
@@ -216,6 +223,7 @@ class WordPieceTokenizer(tf.Module):
             "window_sentence": window_sentence,
         }
 
+    @no_autograph
     def encode_words(self, words: tf.RaggedTensor) -> dict[str, tf.Tensor]:
         """Words `[batch, (words)]` to windows plus `num_words` and flat pieces."""
         pieces = self.words_to_pieces(words)
@@ -223,6 +231,7 @@ class WordPieceTokenizer(tf.Module):
                                      pieces["sentence_piece_counts"])
         return {**pieces, **windows}
 
+    @no_autograph
     def encode_text(self, sentences: tf.Tensor) -> dict[str, tf.Tensor]:
         """Raw sentences `[batch]` to windows plus words' byte offsets."""
         pieces = self.text_to_pieces(sentences)
