@@ -89,3 +89,36 @@ def test_vocab_checkpoint_mismatch(tiny_checkpoints, tmp_path):
     short_vocab.write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n")
     with pytest.raises(InitError, match="has 4 tokens but the checkpoint .* embeds"):
         init_encoder("hf:" + tiny_checkpoints["hf"], str(short_vocab))
+
+
+FIXTURE_BIN = os.path.join(os.path.dirname(__file__), "fixtures", "tiny_bert_pytorch_model.bin")
+
+
+def test_pytorch_bin_without_torch(tiny_checkpoints, tmp_path):
+    """A real torch.save() state dict (tests/fixtures, written by torch 2.13) loads like safetensors."""
+    import shutil
+    directory = tmp_path / "hf_bin"
+    directory.mkdir()
+    for name in ("config.json", "vocab.txt"):
+        shutil.copy(os.path.join(tiny_checkpoints["hf"], name), directory / name)
+    shutil.copy(FIXTURE_BIN, directory / "pytorch_model.bin")
+    from_bin = load_encoder(f"hf:{directory}")
+    from_safetensors = load_encoder("hf:" + tiny_checkpoints["hf"])
+    np.testing.assert_array_equal(run(from_bin.encoder), run(from_safetensors.encoder))
+
+
+def test_pytorch_bin_refuses_code(tmp_path):
+    """A pickle that would run code is refused, not executed."""
+    import pickle
+    import zipfile
+    from tagger.models.torch_bin import load_torch_bin
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned > /dev/null",))
+
+    path = tmp_path / "pytorch_model.bin"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", pickle.dumps({"x": Evil()}))
+    with pytest.raises(pickle.UnpicklingError, match="refusing to load posix.system"):
+        load_torch_bin(str(path))

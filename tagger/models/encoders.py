@@ -275,11 +275,10 @@ def load_hub(handle: str) -> LoadedEncoder:
     config = config_from_weights(weights)
     encoder = build_bert_encoder(config)
     assign_weights(encoder, weights, f"hub:{handle}")
-    vocab = None
-    if os.path.isdir(handle):
-        candidates = glob.glob(os.path.join(handle, "assets", "*vocab*.txt"))
-        vocab = candidates[0] if candidates else None
-    return LoadedEncoder(encoder, config, vocab)
+    import tensorflow_hub as hub
+    local = handle if os.path.isdir(handle) else hub.resolve(handle)  # the cached download of a handle
+    candidates = glob.glob(os.path.join(local, "assets", "*vocab*.txt"))
+    return LoadedEncoder(encoder, config, candidates[0] if candidates else None)
 
 
 def load_config(path: str) -> LoadedEncoder:
