@@ -1,7 +1,7 @@
 """tf.data pipelines: labelled windows (mixed treebanks) and streamed unlabeled text.
 
 Elements are dicts of 1-D int32 tensors, one per window: `input_word_ids`,
-`input_mask`, `piece_mask` (real wordpieces, not [CLS]/[SEP]/padding) and a
+`input_mask`, `input_type_ids` (the casing bit for uncased vocabs), `piece_mask` (real wordpieces, not [CLS]/[SEP]/padding) and a
 `<task>` label row per task (-1 where no loss applies: non-first wordpieces,
 positions another window owns, and tasks the sentence's corpus lacks).
 Batches are padded to their own longest window, after bucketing by length.
@@ -38,6 +38,7 @@ def encode_labeled(tokenizer: WordPieceTokenizer, sentences: list[Sentence],
         columns = {
             "input_word_ids": features["input_word_ids"].numpy(),
             "input_mask": features["input_mask"].numpy(),
+            "input_type_ids": features["input_type_ids"].numpy(),
             "piece_mask": (position_piece >= 0).astype(np.int32),
         }
         safe_piece = np.maximum(position_piece, 0)
@@ -56,7 +57,7 @@ def encode_labeled(tokenizer: WordPieceTokenizer, sentences: list[Sentence],
 
 
 def _pad_values(element_spec: dict, pad_id: int) -> dict:
-    return {name: tf.constant(pad_id if name == "input_word_ids" else 0 if name in ("input_mask", "piece_mask")
+    return {name: tf.constant(pad_id if name == "input_word_ids" else 0 if name in ("input_mask", "input_type_ids", "piece_mask")
                               else IGNORE_ID, dtype=spec.dtype)
             for name, spec in element_spec.items()}
 
@@ -104,14 +105,14 @@ def _text_files_dataset(files: list[str]) -> tf.data.Dataset:
     compression = "GZIP" if gzipped == {True} else ""
     return tf.data.Dataset.from_tensor_slices(files).interleave(
         lambda path: tf.data.TextLineDataset(path, compression_type=compression),
-        cycle_length=min(len(files), 8), deterministic=True)
+        cycle_length=min(len(files), 8))
 
 
 def _tfrecord_dataset(files: list[str], feature: str = "text") -> tf.data.Dataset:
     parse = lambda record: tf.io.parse_single_example(
         record, {feature: tf.io.FixedLenFeature([], tf.string)})[feature]
     return tf.data.Dataset.from_tensor_slices(files).interleave(
-        tf.data.TFRecordDataset, cycle_length=min(len(files), 8), deterministic=True).map(parse)
+        tf.data.TFRecordDataset, cycle_length=min(len(files), 8)).map(parse)
 
 
 def _tfds_text(spec: str, data_dir: str | None) -> tf.data.Dataset:
@@ -157,6 +158,7 @@ def unlabeled_dataset(tokenizer: WordPieceTokenizer, lines: tf.data.Dataset, bat
     def windows(batch_of_lines):
         features = tokenizer.encode_text(batch_of_lines)
         return {"input_word_ids": features["input_word_ids"], "input_mask": features["input_mask"],
+                "input_type_ids": features["input_type_ids"],
                 "piece_mask": tf.cast(features["position_piece"] >= 0, tf.int32)}
 
     def trim(window):

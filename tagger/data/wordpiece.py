@@ -79,6 +79,14 @@ def row_ids(row_splits: tf.Tensor) -> tf.Tensor:
     return tf.math.cumsum(marks)[:total]
 
 
+def _first_values(ragged: tf.RaggedTensor) -> tf.Tensor:
+    """First value of each row of a 2-D ragged tensor, -1 for an empty row."""
+    values = tf.concat([tf.cast(ragged.flat_values, tf.int32), [-1]], 0)
+    lengths = tf.cast(ragged.row_lengths(), tf.int32)
+    starts = tf.cast(ragged.row_splits[:-1], tf.int32)
+    return tf.gather(values, tf.where(lengths > 0, starts, tf.shape(values)[0] - 1))
+
+
 def _boundary_sums(values: tf.Tensor, row_splits: tf.Tensor) -> tf.Tensor:
     """Per-row sums of `values` for rows given by `row_splits`, via one cumsum."""
     cumulative = tf.concat([[0], tf.math.cumsum(tf.cast(values, tf.int32))], axis=0)
@@ -89,7 +97,7 @@ class WordPieceTokenizer(tf.Module):
     """FastBertTokenizer plus first-wordpiece alignment and windows for a BERT vocab."""
 
     def __init__(self, vocab: list[str], lower_case: bool | None = None, max_seq_length: int = 128,
-                 context: int | None = None, name: str | None = None):
+                 context: int | None = None, casing_feature: bool | None = None, name: str | None = None):
         super().__init__(name=name)
         if lower_case is None:
             lower_case = guess_lower_case(vocab)
@@ -111,6 +119,12 @@ class WordPieceTokenizer(tf.Module):
         self._wordpiece = tf_text.FastWordpieceTokenizer(vocab=vocab, token_out_type=tf.int32,
                                                          unknown_token="[UNK]")
         self._is_continuation = tf.constant(np.array([t.startswith("##") for t in vocab]))
+        # Uncased vocabularies lose capitalisation (PROPN vs NOUN). With the casing feature, pieces of
+        # a word whose cased tokenisation differs from its lower-cased one get token type 1, through
+        # BERT's own segment embedding: no new input, and TFLite-friendly (a second normaliser pass).
+        self.casing_feature = lower_case if casing_feature is None else casing_feature
+        self._cased_normalizer = tf_text.FastBertNormalizer(lower_case_nfd_strip_accents=False) \
+            if self.casing_feature else None
 
     # -- words -> pieces ---------------------------------------------------
 
@@ -133,8 +147,15 @@ class WordPieceTokenizer(tf.Module):
                           tf.shape(values)[0])
         piece_ids = tf.gather(tf.concat([values, [self.unk_id]], 0), source)
         sentence_splits = tf.cast(words.row_splits, tf.int32)
+        if self.casing_feature:
+            cased = self._wordpiece.tokenize(self._cased_normalizer.normalize(words.flat_values))
+            word_is_cased = tf.not_equal(_first_values(cased), _first_values(pieces))
+            piece_type_ids = tf.cast(tf.gather(word_is_cased, piece_word), tf.int32)
+        else:
+            piece_type_ids = tf.zeros_like(piece_ids)
         return {
             "piece_ids": piece_ids,
+            "piece_type_ids": piece_type_ids,
             "is_word_start": tf.equal(within_word, 0),
             "sentence_piece_counts": _boundary_sums(counts, sentence_splits),
             "num_words": tf.cast(words.row_lengths(), tf.int32),
@@ -159,8 +180,11 @@ class WordPieceTokenizer(tf.Module):
         input_offsets = tf.cast(offsets.flat_values, tf.int32)
         starts = tf.gather(input_offsets, offset_base + tf.cast(starts.flat_values, tf.int32))
         ends = tf.gather(input_offsets, offset_base + tf.cast(ends.flat_values, tf.int32))
+        piece_type_ids = self._text_casing(sentences, piece_ids, is_word_start, splits) if self.casing_feature \
+            else tf.zeros_like(piece_ids)
         return {
             "piece_ids": piece_ids,
+            "piece_type_ids": piece_type_ids,
             "is_word_start": is_word_start,
             "sentence_piece_counts": splits[1:] - splits[:-1],
             "num_words": _boundary_sums(is_word_start, splits),
@@ -168,11 +192,35 @@ class WordPieceTokenizer(tf.Module):
             "word_ends": tf.boolean_mask(ends, is_word_end),
         }
 
+    def _text_casing(self, sentences, piece_ids, is_word_start, splits) -> tf.Tensor:
+        """Per-piece casing bit for raw text: word k of a sentence in the cased and the
+        lower-cased tokenisation are compared by their first piece (word splits agree, since
+        lower-casing changes neither whitespace nor punctuation; any excess word counts as 0)."""
+        cased = self._wordpiece.tokenize(self._cased_normalizer.normalize(sentences))
+        cased_ids = tf.cast(cased.flat_values, tf.int32)
+        cased_starts = tf.logical_not(tf.gather(self._is_continuation, cased_ids))
+        cased_splits = tf.cast(cased.row_splits, tf.int32)
+        cased_firsts = tf.concat([tf.boolean_mask(cased_ids, cased_starts), [-1]], 0)
+        cased_counts = _boundary_sums(cased_starts, cased_splits)
+        cased_offsets = tf.math.cumsum(cased_counts, exclusive=True)
+        word_counts = _boundary_sums(is_word_start, splits)
+        piece_sentence = row_ids(splits)
+        piece_word = tf.math.cumsum(tf.cast(is_word_start, tf.int32)) - 1
+        within = piece_word - tf.gather(tf.math.cumsum(word_counts, exclusive=True), piece_sentence)
+        valid = within < tf.gather(cased_counts, piece_sentence)
+        cased_index = tf.where(valid, tf.gather(cased_offsets, piece_sentence) + within,
+                               tf.shape(cased_firsts)[0] - 1)
+        uncased_firsts = tf.boolean_mask(piece_ids, is_word_start)
+        differs = tf.not_equal(tf.gather(cased_firsts, cased_index),
+                               tf.gather(tf.concat([uncased_firsts, [-1]], 0), tf.maximum(piece_word, 0)))
+        return tf.cast(valid & differs, tf.int32)
+
     # -- pieces -> windows -------------------------------------------------
 
     @no_autograph
     def build_windows(self, piece_ids: tf.Tensor, is_word_start: tf.Tensor,
-                      sentence_piece_counts: tf.Tensor) -> dict[str, tf.Tensor]:
+                      sentence_piece_counts: tf.Tensor, piece_type_ids: tf.Tensor | None = None
+                      ) -> dict[str, tf.Tensor]:
         """Cuts every sentence into `[CLS] pieces [SEP]` windows.
 
         Returns BERT inputs `[windows, length]` (length = longest window, so a
@@ -204,6 +252,8 @@ class WordPieceTokenizer(tf.Module):
         total = tf.shape(piece_ids)[0]
         flat_index = tf.where(valid, first_piece[:, tf.newaxis] + local, total)
         ids = tf.gather(tf.concat([piece_ids, [self.pad_id]], 0), flat_index)
+        type_ids = tf.zeros_like(ids) if piece_type_ids is None else \
+            tf.gather(tf.concat([piece_type_ids, [0]], 0), flat_index)
         owned_here = valid & (local >= own_start[:, tf.newaxis]) & (local < own_end[:, tf.newaxis])
         label_mask = owned_here & tf.gather(tf.concat([is_word_start, [False]], 0), flat_index)
 
@@ -214,10 +264,11 @@ class WordPieceTokenizer(tf.Module):
         ids = tf.where(position == length[:, tf.newaxis] + 1, self.sep_id, ids)
         no_label = tf.zeros([num_windows, 1], tf.bool)
         no_piece = tf.fill([num_windows, 1], -1)
+        no_type = tf.zeros([num_windows, 1], tf.int32)
         return {
             "input_word_ids": ids,
             "input_mask": tf.cast(position < length[:, tf.newaxis] + 2, tf.int32),
-            "input_type_ids": tf.zeros_like(ids),
+            "input_type_ids": tf.concat([no_type, type_ids, no_type], axis=1),
             "label_mask": tf.concat([no_label, label_mask, no_label], axis=1),
             "position_piece": tf.concat([no_piece, tf.where(valid, flat_index, -1), no_piece], axis=1),
             "window_sentence": window_sentence,
@@ -228,7 +279,7 @@ class WordPieceTokenizer(tf.Module):
         """Words `[batch, (words)]` to windows plus `num_words` and flat pieces."""
         pieces = self.words_to_pieces(words)
         windows = self.build_windows(pieces["piece_ids"], pieces["is_word_start"],
-                                     pieces["sentence_piece_counts"])
+                                     pieces["sentence_piece_counts"], pieces["piece_type_ids"])
         return {**pieces, **windows}
 
     @no_autograph
@@ -236,7 +287,7 @@ class WordPieceTokenizer(tf.Module):
         """Raw sentences `[batch]` to windows plus words' byte offsets."""
         pieces = self.text_to_pieces(sentences)
         windows = self.build_windows(pieces["piece_ids"], pieces["is_word_start"],
-                                     pieces["sentence_piece_counts"])
+                                     pieces["sentence_piece_counts"], pieces["piece_type_ids"])
         return {**pieces, **windows}
 
 

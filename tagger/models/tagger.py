@@ -84,7 +84,8 @@ def make_config(encoder_config: dict, label_lists: dict[str, list[str]], tokeniz
         "encoder": encoder_config,
         "tasks": label_lists,
         "tokenizer": {"vocab_file": "vocab.txt", "lower_case": tokenizer.lower_case,
-                      "max_seq_length": tokenizer.max_seq_length, "context": tokenizer.context},
+                      "max_seq_length": tokenizer.max_seq_length, "context": tokenizer.context,
+                      "casing_feature": tokenizer.casing_feature},
         "init": init,
         **extra,
     }
@@ -112,7 +113,7 @@ def tokenizer_from_config(model_dir: str, config: dict) -> WordPieceTokenizer:
         raise InitError(f"{model_dir}: vocab.txt has {len(vocab)} tokens but the encoder embeds "
                         f"{config['encoder']['vocab_size']}")
     return WordPieceTokenizer(vocab, lower_case=settings["lower_case"], max_seq_length=settings["max_seq_length"],
-                              context=settings.get("context"))
+                              context=settings.get("context"), casing_feature=settings.get("casing_feature", False))
 
 
 def checkpoint_dir(model_dir: str) -> str:
