@@ -70,11 +70,9 @@ class TaggerModule(tf.Module):
         self.tag_ids = tf.function(self._tag_ids, input_signature=IDS_SPECS)
         self.tflite_text = tf.function(self._tflite_text, input_signature=[SENTENCES_SPEC])
 
-    def signatures(self) -> dict:
-        """The SavedModel signatures (the TFLite function is not one of them)."""
-        return {"serving_default": self.serving_default.get_concrete_function(),
-                "tag_words": self.tag_words.get_concrete_function(),
-                "tag_ids": self.tag_ids.get_concrete_function()}
+    def signatures(self, names=("serving_default", "tag_words", "tag_ids")) -> dict:
+        """The SavedModel signatures' concrete functions (the TFLite function is not one of them)."""
+        return {name: getattr(self, name).get_concrete_function() for name in names}
 
     # -- shared pieces -----------------------------------------------------
 

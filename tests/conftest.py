@@ -132,3 +132,39 @@ def tiny_checkpoints(tmp_path_factory, tiny_vocab_file) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def sample_dir() -> str:
     return SAMPLE
+
+
+# -- a small trained tagger and its exports, shared by the export and predict tests ----------
+
+SAMPLE_TAGGER_BERT = dict(vocab_size=1015, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                          intermediate_size=64, max_position_embeddings=64)
+SAMPLE_UD_DEV = os.path.join(SAMPLE, "ud", "*", "*-dev.conllu")
+SAMPLE_NER_DEV = os.path.join(SAMPLE, "ner", "*", "dev.txt")
+
+
+@pytest.fixture(scope="session")
+def sample_tagger_dir(tmp_path_factory) -> str:
+    """upos + ufeats + ner tagger (UD and NER sample data, 300 steps, max_seq_length 32): confident
+    enough that quantized exports are judged on real margins, trained once per session (~15 s)."""
+    from tagger.finetuning import finetune
+    from tagger.training import setup_run
+    root = tmp_path_factory.mktemp("sample_tagger")
+    config = root / "bert_config.json"
+    config.write_text(json.dumps(SAMPLE_TAGGER_BERT))
+    model_dir = str(root / "model")
+    finetune(model_dir, f"config:{config}",
+             f"{SAMPLE}/ud/*/*-train.conllu,{SAMPLE}/ner/*/train.txt",
+             strategy=setup_run(0, False), tasks=["upos", "ufeats", "ner"],
+             vocab_file=os.path.join(SAMPLE, "vocab.txt"), max_seq_length=32, learning_rate=3e-3,
+             train_steps=300, checkpoint_every=1000)
+    return model_dir
+
+
+@pytest.fixture(scope="session")
+def sample_exports(sample_tagger_dir) -> dict[str, str]:
+    """The sample tagger exported: SavedModel version 1, float32 and dynamic_int8 .tflite."""
+    from export.saved_model import export_saved_model
+    from export.tflite import export_tflite
+    return {"saved_model": export_saved_model(sample_tagger_dir, verbose=False),
+            "none": export_tflite(sample_tagger_dir, "none", verbose=False),
+            "dynamic_int8": export_tflite(sample_tagger_dir, "dynamic_int8", verbose=False)}

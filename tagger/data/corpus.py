@@ -17,8 +17,10 @@ UPOS_TAGS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", 
              "PRON", "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X")
 NER_TAGS = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG")
 
-_WORD_ID = re.compile(r"^[1-9][0-9]*$")
-_RANGE_ID = re.compile(r"^([1-9][0-9]*)-([1-9][0-9]*)$")
+# At most 9 digits: no sentence has a billion words, and int() refuses strings over 4300 digits
+# (a ValueError without file and line); longer ids are reported as bad ids instead.
+_WORD_ID = re.compile(r"^[1-9][0-9]{0,8}$")
+_RANGE_ID = re.compile(r"^([1-9][0-9]{0,8})-([1-9][0-9]{0,8})$")
 _EMPTY_ID = re.compile(r"^[0-9]+\.[1-9][0-9]*$")
 _UD_FILE = re.compile(r"^(?P<treebank>[a-z]{2,3}_[a-z0-9]+)-ud-(?P<split>train|dev|test)\.conllu$")
 
@@ -73,11 +75,12 @@ def treebank_of(path: str) -> tuple[str, str]:
     return f"{collection}_{parent}", parent
 
 
-def read_conllu(path: str, treebank: str | None = None) -> list[Sentence]:
+def read_conllu(path: str, treebank: str | None = None, labeled: bool = True) -> list[Sentence]:
     """Reads UD CoNLL-U: `upos`, and `ufeats` with the whole FEATS bundle as one class.
 
     Multiword-token ranges (`1-2`) carry no labels (their syntactic words do);
-    empty nodes (`8.1`) are skipped.
+    empty nodes (`8.1`) are skipped. `labeled=False` accepts any UPOS (e.g. `_` in
+    tokenised but untagged input), for checking files that are about to be tagged.
     """
     if treebank is None:
         treebank, lang = treebank_of(path)
@@ -119,7 +122,7 @@ def read_conllu(path: str, treebank: str | None = None) -> list[Sentence]:
             raise DataError(path, number, f"bad word id {token_id!r}")
         if int(token_id) != len(words) + 1:
             raise DataError(path, number, f"word id {token_id} out of sequence (expected {len(words) + 1})")
-        if tag not in UPOS_TAGS:
+        if labeled and tag not in UPOS_TAGS:
             raise DataError(path, number, f"unknown UPOS tag {tag!r}")
         if not form:
             raise DataError(path, number, "empty FORM")

@@ -1,0 +1,172 @@
+"""Running the exported .tflite taggers in Python.
+
+  from export.runtime import TFLiteTagger
+  tagger = TFLiteTagger("runs/en_upos/export/tagger_dynamic_int8.tflite")
+  tagger.tag_text(["Anna works in Paris."])
+  # [{'words': ['Anna', 'works', 'in', 'Paris', '.'], 'upos': [...], 'word_starts': [...], ...}]
+
+The models hold tensorflow-text's FastBertNormalize and
+FastWordpieceTokenizeWithOffsets as TFLite custom ops, so the interpreter must
+be created with `tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS` as custom
+op registerers. `load_interpreter` does that with LiteRT (`ai_edge_litert`).
+Without LiteRT it falls back to the legacy `tflite_runtime` package, which is
+frozen at 2.14: it needs NumPy < 2 and cannot run the dynamic-range int8 model
+(`Didn't find op for builtin opcode 'FULLY_CONNECTED' version '12'`); the
+float32 and full_int8 models run there.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import export  # noqa: F401
+
+SIGNATURE = "serving_default"
+REGISTRAR = "tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS"
+
+
+class MissingCustomOpsError(RuntimeError):
+    """The interpreter lacks the tensorflow-text custom ops the model needs."""
+
+
+def explain_missing_ops(error: Exception, path: str = "") -> Exception:
+    """Turns LiteRT's 'unresolved custom op' error into one that says how to fix it."""
+    text = str(error)
+    if "unresolved custom op" not in text:
+        return error
+    op = text.split("unresolved custom op:", 1)[1].split(".", 1)[0].strip()
+    where = f"{path}: " if path else ""
+    return MissingCustomOpsError(
+        f"{where}the model uses the tensorflow-text custom op {op or '(unknown)'}, which this interpreter does "
+        f"not know. Create it with the tensorflow-text registrar: in Python, "
+        f"ai_edge_litert.interpreter.InterpreterWithCustomOps(custom_op_registerers={REGISTRAR}, "
+        f"model_path=...) (or export.runtime.load_interpreter); in C++/Android, add tensorflow-text's "
+        f"FastBertNormalize and FastWordpieceTokenizeWithOffsets kernels to the op resolver "
+        f"(see the README). Original error: {text.splitlines()[0]}")
+
+
+def _interpreter_classes():
+    """(InterpreterWithCustomOps, Interpreter) from LiteRT, else from legacy tflite_runtime."""
+    try:
+        from ai_edge_litert import interpreter as lite
+    except ImportError:
+        try:
+            from tflite_runtime import interpreter as lite  # NumPy < 2 only; no dynamic-range int8
+        except ImportError:
+            raise ImportError("no TFLite runtime: pip install ai-edge-litert") from None
+    return lite.InterpreterWithCustomOps, lite.Interpreter
+
+
+def load_interpreter(path: str | None = None, num_threads: int = 1, model_content: bytes | None = None,
+                     register_tf_text: bool = True):
+    """An allocated interpreter for a tagger .tflite, with the tensorflow-text ops registered.
+
+    `register_tf_text=False` builds a plain interpreter, as an app that forgot the
+    registrar would; it raises `MissingCustomOpsError` with the fix.
+    """
+    with_custom_ops, plain = _interpreter_classes()
+    source = {"model_path": path} if model_content is None else {"model_content": model_content}
+    try:
+        if register_tf_text:
+            from tensorflow_text import tflite_registrar
+            interpreter = with_custom_ops(custom_op_registerers=tflite_registrar.SELECT_TFTEXT_OPS,
+                                          num_threads=num_threads, **source)
+        else:
+            interpreter = plain(num_threads=num_threads, **source)
+        interpreter.allocate_tensors()
+    except (RuntimeError, ValueError) as e:
+        raise explain_missing_ops(e, path or "") from None
+    return interpreter
+
+
+def as_bytes(text: str | bytes) -> bytes:
+    return text if isinstance(text, bytes) else text.encode("utf-8")
+
+
+def output_rows(outputs: dict, sentences: list[bytes] | None = None) -> list[dict[str, list]]:
+    """Batched signature outputs (NumPy arrays) to one dict per sentence, cut to its `num_words`.
+
+    Strings are decoded (bad bytes become U+FFFD), `*_ids` outputs are left out, and
+    `words` is cut from `sentences` by the byte offsets when the model does not return it.
+    """
+    rows = []
+    for i, count in enumerate(outputs["num_words"]):
+        n = int(count)
+        row = {}
+        for name, value in outputs.items():
+            if name == "num_words" or name.endswith("_ids"):
+                continue
+            value = value[i][:n]
+            row[name] = ([v.decode("utf-8", errors="replace") for v in value] if value.dtype == object
+                         else value.tolist())
+        if "words" not in row and sentences is not None:
+            row["words"] = [sentences[i][s:e].decode("utf-8", errors="replace")
+                            for s, e in zip(row["word_starts"], row["word_ends"])]
+        rows.append(row)
+    return rows
+
+
+def by_length(items: list, batch_size: int):
+    """Yields (indices, batch) with items of similar length together (less padding per batch)."""
+    order = sorted(range(len(items)), key=lambda i: len(items[i]))
+    for begin in range(0, len(order), batch_size):
+        indices = order[begin:begin + batch_size]
+        yield indices, [items[i] for i in indices]
+
+
+class TFLiteTagger:
+    """Tags raw sentences with an exported .tflite (tokenizer inside the model)."""
+
+    def __init__(self, path: str | None = None, num_threads: int = 1, batch_size: int = 64,
+                 interpreter=None):
+        self.path = path or ""
+        self.interpreter = interpreter or load_interpreter(path, num_threads)
+        self.runner = self.interpreter.get_signature_runner(SIGNATURE)
+        outputs = self.interpreter.get_signature_list()[SIGNATURE]["outputs"]
+        self.tasks = sorted(name[:-len("_ids")] for name in outputs
+                            if name.endswith("_ids") and not name.endswith("_second_best_ids"))
+        self.batch_size = batch_size
+
+    def run(self, sentences: list[str | bytes]) -> dict[str, np.ndarray]:
+        """Raw signature outputs for one batch."""
+        try:
+            return self.runner(sentences=np.array([as_bytes(s) for s in sentences], dtype=object))
+        except RuntimeError as e:
+            raise explain_missing_ops(e, self.path) from None
+
+    def tag_text(self, sentences: list[str | bytes]) -> list[dict[str, list]]:
+        """Per sentence: `words`, `word_starts`/`word_ends` (UTF-8 byte offsets), one tag list per task,
+        and `upos_second_best` when the model tags UPOS."""
+        results: list = [None] * len(sentences)
+        for indices, batch in by_length([as_bytes(s) for s in sentences], self.batch_size):
+            for i, row in zip(indices, output_rows(self.run(batch), batch)):
+                results[i] = row
+        return results
+
+    def tag_words(self, sentences: list[list[str]]) -> list[dict[str, list]]:
+        """Tags gold-tokenised sentences through the raw-text signature.
+
+        Each sentence is fed as its words joined by spaces. Where the model's BERT
+        word split differs from the given words (e.g. "U.S." -> "U . S ."), each
+        given word takes the tags of the first model word inside it, and the result
+        has `exact: False`. Words with no model word inside (whitespace only) get "".
+        """
+        results = []
+        for tagged, words in zip(self.tag_text([" ".join(words) for words in sentences]), sentences):
+            exact = tagged["words"] == list(words)
+            aligned = {"words": list(words), "exact": exact}
+            if exact:
+                index = list(range(len(words)))
+            else:
+                index, position, cursor = [], 0, 0
+                starts = tagged["word_starts"]
+                for word in words:
+                    begin, end = position, position + len(word.encode("utf-8"))
+                    while cursor < len(starts) and starts[cursor] < begin:
+                        cursor += 1
+                    index.append(cursor if cursor < len(starts) and starts[cursor] < end else -1)
+                    position = end + 1
+            for name, value in tagged.items():
+                if name not in ("words", "word_starts", "word_ends"):
+                    aligned[name] = [value[i] if i >= 0 else "" for i in index]
+            results.append(aligned)
+        return results

@@ -1,0 +1,292 @@
+"""Tags raw text or CoNLL-U with a model directory, an exported SavedModel or a .tflite.
+
+  python -m tagger.predict --model=runs/en_upos --input=news.txt --output=news.conllu
+  python -m tagger.predict --model=runs/en_upos/export/tagger_dynamic_int8.tflite --input=- --output=-
+  python -m tagger.predict --model=runs/en_upos/export/saved_model --input=dev.conllu --output=tagged.conllu
+
+Raw text (`.txt`, or anything that is not CoNLL-U): one sentence per line. The
+model splits each line into words (BERT's split: whitespace, punctuation, CJK
+characters) and writes one CoNLL-U sentence per input line, in order, with
+`# sent_id = <line number>` and `# text = <line>`; ID, FORM, UPOS, FEATS (when
+the model tags ufeats) and MISC (`NER=<tag>` when it tags ner, and
+`SpaceAfter=No` where the line has no space after a word) are filled, the other
+columns are `_`. An empty or whitespace-only line gives a sentence with its two
+comments, `# empty_line`, and no words: nothing is dropped, and sentence N of
+the output is always line N of the input.
+
+CoNLL-U: the input is checked first (tagger.data.corpus.read_conllu; untagged
+`_` UPOS is fine), then every column and comment is kept except UPOS, FEATS
+and MISC's `NER=` entry, which are overwritten for the tasks the model has.
+Multiword-token lines and empty nodes are kept untouched; syntactic words are
+tagged. A .tflite model takes raw text only: each sentence goes in as its words
+joined by spaces, and where the model splits a token further (e.g. "U.S."),
+the token takes the tags of its first piece (a warning counts such sentences).
+
+A class the model never learned (`<unk>`) is written as the second-best UPOS
+(or X), `_` FEATS and NER `O`. `--x_to_second_best` applies Tsai et al. (2019)
+§4.5 for code-mixed text: a word whose best UPOS is X gets its second best.
+"""
+from __future__ import annotations
+
+import io
+import os
+import sys
+import tempfile
+
+from absl import flags
+
+import tagger  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+from tagger import cli
+
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    """Flags of the binary (defined only when run as one, so tests and tools can import `predict`)."""
+    flags.DEFINE_string("model", None, "A model directory, a SavedModel (version dir or its base path), or a .tflite.")
+    flags.DEFINE_string("input", "-", "Input file (.conllu or raw text, one sentence per line); '-' for stdin.")
+    flags.DEFINE_string("output", "-", "Output CoNLL-U file; '-' for stdout.")
+    flags.DEFINE_enum("input_format", "auto", ["auto", "text", "conllu"],
+                      "auto: .conllu -> CoNLL-U, .txt -> text, else CoNLL-U if the first data line has 10 columns.")
+    flags.DEFINE_integer("batch_size", 64, "Sentences per batch.")
+    flags.DEFINE_bool("x_to_second_best", False, "Tsai et al. (2019) §4.5: replace a best UPOS of X by the 2nd best.")
+    flags.DEFINE_integer("num_threads", 1, "TFLite interpreter threads.")
+    flags.mark_flags_as_required(["model"])
+
+UNK = "<unk>"
+CHUNK_BATCHES = 16  # batches read ahead, so batches can be formed from sentences of similar length
+
+
+# -- backends: tag_text(list[str]) and tag_words(list[list[str]]) -> [{task: [...], ...}] ---------
+
+class CheckpointBackend:
+    """A model directory's latest checkpoint: WordTagger for words, the export graph for raw text."""
+
+    def __init__(self, model_dir: str, batch_size: int):
+        from export.graph import TaggerModule
+        from tagger.inference import WordTagger
+        from tagger.models.tagger import load_model_dir
+        model, tokenizer, config = load_model_dir(model_dir)
+        self.label_lists = config["tasks"]
+        self.tasks = list(self.label_lists)
+        self.words = WordTagger(model, tokenizer, self.label_lists, batch_size)
+        self.module = TaggerModule(model, tokenizer, self.label_lists)
+        self.batch_size = batch_size
+
+    def tag_words(self, sentences: list[list[str]]) -> list[dict]:
+        results = []
+        for ids in self.words.tag_ids(sentences):
+            row = {}
+            for task, top in ids.items():
+                labels = self.label_lists[task]
+                row[task] = [labels[r[0]] for r in top]
+                if task == "upos" and top.shape[1] > 1:
+                    row["upos_second_best"] = [labels[r[1]] for r in top]
+            results.append(row)
+        return results
+
+    def tag_text(self, sentences: list[str]) -> list[dict]:
+        import tensorflow as tf
+
+        from export.runtime import as_bytes, by_length, output_rows
+        results: list = [None] * len(sentences)
+        for indices, batch in by_length([as_bytes(s) for s in sentences], self.batch_size):
+            outputs = self.module.serving_default(tf.constant(batch, tf.string))
+            for i, row in zip(indices, output_rows({k: v.numpy() for k, v in outputs.items()}, batch)):
+                results[i] = row
+        return results
+
+
+def load_backend(model: str, batch_size: int, num_threads: int = 1):
+    """(backend, kind) for a model directory, a SavedModel or a .tflite file."""
+    from tagger.models.tagger import CONFIG_FILE
+    if model.endswith(".tflite"):
+        if not os.path.isfile(model):
+            raise ValueError(f"--model={model}: no such file")
+        from export.runtime import TFLiteTagger
+        return TFLiteTagger(model, num_threads=num_threads, batch_size=batch_size), "tflite"
+    if os.path.exists(os.path.join(model, CONFIG_FILE)):
+        return CheckpointBackend(model, batch_size), "checkpoint"
+    if not os.path.isdir(model):
+        raise ValueError(f"--model={model}: not a model directory, SavedModel or .tflite file")
+    from export.saved_model import SavedModelTagger
+    return SavedModelTagger(model, batch_size), "saved_model"
+
+
+# -- tags -> CoNLL-U columns --------------------------------------------------------------
+
+def final_tags(tagged: dict, index: int, x_to_second_best: bool) -> dict[str, str]:
+    """UPOS / FEATS / NER strings for word `index`, with `<unk>` and the X rule resolved."""
+    second = tagged.get("upos_second_best")
+    out = {}
+    if "upos" in tagged:
+        upos = tagged["upos"][index]
+        if upos == UNK or (x_to_second_best and upos == "X"):
+            fallback = second[index] if second else ""
+            upos = fallback if fallback and fallback != UNK else ("X" if upos == UNK else upos)
+        out["upos"] = upos
+    if "ufeats" in tagged:
+        feats = tagged["ufeats"][index]
+        out["ufeats"] = "_" if feats in (UNK, "") else feats
+    if "ner" in tagged:
+        ner = tagged["ner"][index]
+        out["ner"] = "O" if ner in (UNK, "") else ner
+    return out
+
+
+def with_ner(misc: str, ner: str | None) -> str:
+    """MISC with its `NER=` entry replaced (other entries and their order kept)."""
+    if ner is None:
+        return misc
+    items = [] if misc in ("_", "") else [item for item in misc.split("|") if not item.startswith("NER=")]
+    return "|".join(items + [f"NER={ner}"])
+
+
+def text_sentence(line_number: int, text: str, tagged: dict, x_to_second_best: bool) -> str:
+    """One CoNLL-U sentence for one raw-text line."""
+    lines = [f"# sent_id = {line_number}", f"# text = {text}"]
+    words = tagged["words"]
+    if not words:
+        lines.append("# empty_line")
+    starts, ends = tagged["word_starts"], tagged["word_ends"]
+    for i, word in enumerate(words):
+        tags = final_tags(tagged, i, x_to_second_best)
+        misc = []
+        if "ner" in tags:
+            misc.append(f"NER={tags['ner']}")
+        if i + 1 < len(words) and ends[i] == starts[i + 1]:
+            misc.append("SpaceAfter=No")
+        lines.append("\t".join([str(i + 1), word, "_", tags.get("upos", "_"), "_", tags.get("ufeats", "_"),
+                                "_", "_", "_", "|".join(misc) or "_"]))
+    return "\n".join(lines) + "\n\n"
+
+
+# -- input ----------------------------------------------------------------------------------
+
+def stdin_to_file(directory: str) -> str:
+    path = os.path.join(directory, "stdin")
+    with open(path, "wb") as f:
+        f.write(sys.stdin.buffer.read())
+    return path
+
+
+def sniff_input(path: str, declared: str, shown: str) -> str:
+    if declared != "auto":
+        return declared
+    if shown.endswith(".conllu"):
+        return "conllu"
+    if shown.endswith(".txt"):
+        return "text"
+    from tagger.data.corpus import read_text_lines
+    for _, line in read_text_lines(path):
+        if line.strip() and not line.startswith("#"):
+            return "conllu" if line.count("\t") == 9 else "text"
+    return "text"
+
+
+def chunks(items, size: int):
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def tag_text_file(backend, path: str, out, batch_size: int, x_to_second_best: bool) -> int:
+    from tagger.data.corpus import read_text_lines
+    count = 0
+    for chunk in chunks(read_text_lines(path), batch_size * CHUNK_BATCHES):
+        for (number, text), tagged in zip(chunk, backend.tag_text([text for _, text in chunk])):
+            out.write(text_sentence(number, text, tagged, x_to_second_best))
+            count += 1
+    return count
+
+
+def _raw_field(line, i):
+    return line[i]
+
+
+def tag_conllu_file(backend, kind: str, path: str, out, batch_size: int, x_to_second_best: bool) -> int:
+    import conllu
+
+    from tagger.data.corpus import read_conllu
+    read_conllu(path, labeled=False)  # clear file:line errors before anything is written
+    raw = {name: _raw_field for name in ("form", "lemma", "upos", "xpos", "feats", "head", "deprel", "deps", "misc")}
+    inexact = count = 0
+    with open(path, encoding="utf-8-sig") as f:
+        for chunk in chunks(conllu.parse_incr(f, field_parsers=raw), batch_size * CHUNK_BATCHES):
+            words = [[token for token in sentence if isinstance(token["id"], int)] for sentence in chunk]
+            tagged = backend.tag_words([[token["form"] for token in tokens] for tokens in words])
+            for sentence, tokens, result in zip(chunk, words, tagged):
+                inexact += result.get("exact", True) is False
+                for i, token in enumerate(tokens):
+                    tags = final_tags(result, i, x_to_second_best)
+                    if "upos" in tags:
+                        token["upos"] = tags["upos"]
+                    if "ufeats" in tags:
+                        token["feats"] = tags["ufeats"]
+                    token["misc"] = with_ner(token["misc"], tags.get("ner"))
+                out.write(sentence.serialize())
+                count += 1
+    if inexact:
+        print(f"warning: in {inexact} of {count} sentences the {kind} model split some tokens further than the "
+              f"CoNLL-U does (e.g. 'U.S.' -> 'U . S .'); those tokens took the tags of their first piece",
+              file=sys.stderr)
+    return count
+
+
+def predict(model: str, input_path: str, output_path: str, input_format: str = "auto", batch_size: int = 64,
+            x_to_second_best: bool = False, num_threads: int = 1) -> int:
+    """Tags `input_path` ('-' = stdin) into CoNLL-U at `output_path` ('-' = stdout); returns the sentence count."""
+    from tagger.data.corpus import DataError
+    backend, kind = load_backend(model, batch_size, num_threads)
+    with tempfile.TemporaryDirectory() as scratch:
+        path = stdin_to_file(scratch) if input_path == "-" else input_path
+        shown = "<stdin>" if input_path == "-" else input_path
+        if not os.path.isfile(path):
+            raise DataError(shown, None, "no such file")
+        if output_path == "-":
+            out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n", write_through=True)
+        else:
+            os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
+            partial = output_path + ".partial"
+            out = open(partial, "w", encoding="utf-8", newline="\n")
+        done = False
+        try:
+            fmt = sniff_input(path, input_format, shown)
+            if fmt == "conllu":
+                count = tag_conllu_file(backend, kind, path, out, batch_size, x_to_second_best)
+            else:
+                count = tag_text_file(backend, path, out, batch_size, x_to_second_best)
+            done = True
+        except DataError as e:
+            if input_path == "-":
+                raise DataError(shown, e.line, e.problem) from None
+            raise
+        finally:
+            if output_path == "-":
+                out.flush()
+                out.detach()  # leave sys.stdout open
+            else:
+                out.close()
+                if not done:
+                    os.remove(partial)
+        if output_path != "-":
+            os.replace(partial, output_path)
+    return count
+
+
+def main(argv):
+    del argv
+    count = predict(FLAGS.model, FLAGS.input, FLAGS.output, FLAGS.input_format, FLAGS.batch_size,
+                    FLAGS.x_to_second_best, FLAGS.num_threads)
+    if FLAGS.output != "-":
+        print(f"{count} sentences tagged -> {FLAGS.output}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    define_flags()
+    cli.run_main(main)
