@@ -112,9 +112,13 @@ def finetune(model_dir: str, init: str, train_data: str, *, strategy: tf.distrib
              train_steps: int = 0, seed: int = 0, checkpoint_every: int = 200) -> dict[str, dict]:
     """The whole `tagger.finetune` job: init, train (resumable), evaluate, write metrics."""
     sentences, label_lists = read_labeled(train_data, tasks, data_format)
+    for data in (dev_data, test_data):  # a bad --dev_data/--test_data fails now, not after the training
+        if data:
+            read_corpus(data, data_format)
     with strategy.scope():
         loaded, vocab = init_encoder(init, vocab_file)
-        model, tokenizer = new_tagger_dir(model_dir, loaded, vocab, label_lists, init, lower_case, max_seq_length)
+        model, tokenizer = new_tagger_dir(model_dir, loaded, vocab, label_lists, init, lower_case, max_seq_length,
+                                          dev_data=dev_data)
     train_on_labels(model, tokenizer, sentences, label_lists, checkpoint_dir(model_dir), strategy,
                     batch_size=batch_size, learning_rate=learning_rate, epochs=epochs, train_steps=train_steps,
                     seed=seed, checkpoint_every=checkpoint_every, summary_dir=os.path.join(model_dir, "logs"))

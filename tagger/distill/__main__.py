@@ -130,7 +130,7 @@ def main(argv):
     svd = FLAGS.svd_init == "true" or (FLAGS.svd_init == "auto" and FLAGS.recipe == "xtremedistil")
     prepare_model_dir(FLAGS.model_dir, make_config(config, label_lists, tokenizer,
                                                    f"distill:{FLAGS.recipe}", teacher_dir=os.path.abspath(teacher_dir),
-                                                   svd_init=svd),
+                                                   svd_init=svd, dev_data=FLAGS.dev_data),
                       os.path.join(teacher_dir, "vocab.txt"))
     with strategy.scope():
         student = Tagger(encoders.build_encoder(config), label_lists).build_variables()
