@@ -18,7 +18,8 @@ FLAGS = flags.FLAGS
 def main(argv):
     del argv
     from tagger.finetuning import finetune
-    finetune(FLAGS.model_dir, FLAGS.init, FLAGS.train_data, strategy=flags_common.strategy(),
+    strategy = flags_common.strategy()  # first: on a non-chief worker it redirects --model_dir
+    finetune(FLAGS.model_dir, FLAGS.init, FLAGS.train_data, strategy=strategy,
              dev_data=FLAGS.dev_data, test_data=FLAGS.test_data, tasks=FLAGS.tasks, data_format=FLAGS.data_format,
              vocab_file=FLAGS.vocab_file, lower_case=flags_common.lower_case(), max_seq_length=FLAGS.max_seq_length,
              batch_size=FLAGS.train_batch_size, learning_rate=FLAGS.learning_rate, epochs=FLAGS.num_train_epochs,

@@ -35,5 +35,10 @@ def lower_case():
 
 
 def strategy():
-    from tagger.training import setup_run
-    return setup_run(FLAGS.seed, FLAGS.mixed_precision, FLAGS.distribution_strategy, FLAGS.num_gpus, FLAGS.tpu)
+    """The strategy of --distribution_strategy; on a non-chief multi-worker worker it also
+    points --model_dir at that worker's own directory (see training.worker_model_dir)."""
+    from tagger.training import setup_run, worker_model_dir
+    result = setup_run(FLAGS.seed, FLAGS.mixed_precision, FLAGS.distribution_strategy, FLAGS.num_gpus, FLAGS.tpu)
+    if FLAGS.model_dir:
+        FLAGS.model_dir = worker_model_dir(result, FLAGS.model_dir)
+    return result

@@ -8,7 +8,9 @@ killed at any point and rerun resumes exactly where its last checkpoint left it.
 from __future__ import annotations
 
 import dataclasses
+import glob
 import os
+import shutil
 from typing import Callable
 
 import tensorflow as tf
@@ -30,6 +32,20 @@ def setup_run(seed: int, mixed_precision: bool, distribution_strategy: str = "on
         tf_keras.mixed_precision.set_global_policy("mixed_float16" if num_gpus else "mixed_bfloat16")
     return distribute_utils.get_distribution_strategy(
         distribution_strategy=distribution_strategy, num_gpus=num_gpus, tpu_address=tpu)
+
+
+def worker_model_dir(strategy: tf.distribute.Strategy, model_dir: str) -> str:
+    """Where this process writes: `model_dir` for the chief (and any single-worker strategy).
+
+    Under multi_worker_mirrored every worker runs the whole program. As the TF guide for
+    MWMS checkpointing prescribes, only the chief writes the real directory; another worker
+    writes `<model_dir>/workers/<task_type>_<task_id>`, so no two processes write one file.
+    That directory persists (not a temp dir), so each worker resumes at the chief's step.
+    """
+    if strategy.extended.should_checkpoint:
+        return model_dir
+    resolver = strategy.cluster_resolver
+    return os.path.join(model_dir, "workers", f"{resolver.task_type}_{resolver.task_id}")
 
 
 def create_optimizer(learning_rate: float, total_steps: int, warmup_fraction: float = 0.1):
@@ -54,6 +70,26 @@ def tagging_loss(batch: dict, logits: dict[str, tf.Tensor]) -> dict[str, tf.Tens
     return {task: masked_cross_entropy(batch[task], value) for task, value in logits.items() if task in batch}
 
 
+def dropout_generators(model: tf_keras.Model) -> list[tf.random.Generator]:
+    """The dropout RNG state of `model`: each random layer's tf.random.Generator, in a stable order.
+
+    tf-keras keeps these generators out of checkpoints on purpose (BaseRandomLayer excludes
+    `_random_generator` from checkpoint dependencies), so they must be added explicitly, or a
+    resumed run draws fresh dropout masks and drifts from an uninterrupted one. Call it under
+    the strategy's scope: a layer not built yet gets its generator now.
+    """
+    generators = []
+    for module in model.submodules:  # tf.Module order: attributes sorted by name, depth first
+        random_generator = getattr(module, "_random_generator", None)
+        if random_generator is None or not hasattr(random_generator, "_maybe_init"):
+            continue
+        random_generator._maybe_init()
+        generator = getattr(random_generator, "_generator", None)
+        if isinstance(generator, tf.random.Generator) and all(generator is not g for g in generators):
+            generators.append(generator)
+    return generators
+
+
 @dataclasses.dataclass
 class TrainState:
     """What one training job checkpoints, under `directory`."""
@@ -62,6 +98,50 @@ class TrainState:
     optimizer: tf_keras.optimizers.Optimizer
     step: tf.Variable
     extra: dict = dataclasses.field(default_factory=dict)
+
+
+def make_train_step(strategy: tf.distribute.Strategy, optimizer: tf_keras.optimizers.Optimizer,
+                    loss_fn: Callable[[dict], dict[str, tf.Tensor]], variables: Callable[[], list[tf.Variable]],
+                    jit_compile: bool = False, dense_gradients: bool = False):
+    """`step_fn(iterator) -> {"loss", **losses}` (means over replicas): one optimizer step on `next(iterator)`.
+
+    Gradients are clipped to global norm 1 and applied to `variables()`. `train` uses it with
+    the defaults; the options exist for tools/bench_distill.py, which times them against it
+    (and checks they give the same weights):
+      jit_compile      compiles each replica's step with XLA. XLA compiles one program per
+                       input shape, so it pays only with a few fixed batch shapes (the
+                       pipelines pad each batch to its own longest window: many shapes).
+      dense_gradients  makes sparse (IndexedSlices) gradients, e.g. of the word-embedding
+                       table, dense before clipping, so AdamW takes its dense kernel.
+    """
+    replicas = strategy.num_replicas_in_sync
+
+    def replica_step(batch):
+        with tf.GradientTape() as tape:
+            losses = loss_fn(batch)
+            total = tf.add_n(list(losses.values()))
+            scaled = total / replicas
+            if isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer):
+                scaled = optimizer.get_scaled_loss(scaled)
+        train_vars = variables()
+        gradients = tape.gradient(scaled, train_vars)
+        if isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer):
+            gradients = optimizer.get_unscaled_gradients(gradients)
+        if dense_gradients:
+            gradients = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in gradients]
+        gradients, _ = tf.clip_by_global_norm(gradients, 1.0)
+        optimizer.apply_gradients(zip(gradients, train_vars))
+        return {"loss": total, **losses}
+
+    replica_fn = tf.function(replica_step, jit_compile=True) if jit_compile else replica_step
+
+    @tf.function
+    def step_fn(iterator):
+        per_replica = strategy.run(replica_fn, args=(next(iterator),))
+        return {name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+                for name, value in per_replica.items()}
+
+    return step_fn
 
 
 def train(state: TrainState, strategy: tf.distribute.Strategy,
@@ -75,7 +155,15 @@ def train(state: TrainState, strategy: tf.distribute.Strategy,
     `loss_fn(batch)` runs inside the replica and returns named scalar losses.
     `variables()` picks the trainable subset (gradual unfreezing); default all.
     """
-    checkpoint = tf.train.Checkpoint(model=state.model, optimizer=state.optimizer, step=state.step, **state.extra)
+    # A save killed half-way leaves its `ckpt-N_temp/` behind, never referenced and never removed
+    # by CheckpointManager (a whole checkpoint's size each time); only this job writes here.
+    for stale in glob.glob(os.path.join(glob.escape(state.directory), "*_temp*")):
+        if os.path.isdir(stale):
+            shutil.rmtree(stale, ignore_errors=True)
+    with strategy.scope():
+        dropout_rng = dropout_generators(state.model)
+    checkpoint = tf.train.Checkpoint(model=state.model, optimizer=state.optimizer, step=state.step,
+                                     dropout_rng=dropout_rng, **state.extra)
     manager = tf.train.CheckpointManager(checkpoint, state.directory, max_to_keep=max_to_keep,
                                          step_counter=state.step, checkpoint_interval=checkpoint_every)
     if manager.latest_checkpoint:
@@ -88,29 +176,8 @@ def train(state: TrainState, strategy: tf.distribute.Strategy,
     consumed = int(state.step.numpy())
     distributed = strategy.distribute_datasets_from_function(lambda context: dataset_fn(context).skip(consumed))
     iterator = iter(distributed)
-    trainable = variables or (lambda: state.model.trainable_variables)
-    replicas = strategy.num_replicas_in_sync
-
-    def replica_step(batch):
-        with tf.GradientTape() as tape:
-            losses = loss_fn(batch)
-            total = tf.add_n(list(losses.values()))
-            scaled = total / replicas
-            if isinstance(state.optimizer, tf_keras.mixed_precision.LossScaleOptimizer):
-                scaled = state.optimizer.get_scaled_loss(scaled)
-        train_vars = trainable()
-        gradients = tape.gradient(scaled, train_vars)
-        if isinstance(state.optimizer, tf_keras.mixed_precision.LossScaleOptimizer):
-            gradients = state.optimizer.get_unscaled_gradients(gradients)
-        gradients, _ = tf.clip_by_global_norm(gradients, 1.0)
-        state.optimizer.apply_gradients(zip(gradients, train_vars))
-        return {"loss": total, **losses}
-
-    @tf.function
-    def step_fn(iterator):
-        per_replica = strategy.run(replica_step, args=(next(iterator),))
-        return {name: strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
-                for name, value in per_replica.items()}
+    step_fn = make_train_step(strategy, state.optimizer, loss_fn,
+                              variables or (lambda: state.model.trainable_variables))
 
     writer = tf.summary.create_file_writer(summary_dir) if summary_dir else tf.summary.create_noop_writer()
     progress = None

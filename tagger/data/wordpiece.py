@@ -172,14 +172,25 @@ class WordPieceTokenizer(tf.Module):
         normalized, offsets = self._normalizer.normalize_with_offsets(sentences)
         pieces, starts, ends = self._wordpiece.tokenize_with_offsets(normalized)
         piece_ids = tf.cast(pieces.flat_values, tf.int32)
-        is_word_start = tf.logical_not(tf.gather(self._is_continuation, piece_ids))
-        is_word_end = tf.concat([is_word_start[1:], [True]], axis=0)
         splits = tf.cast(pieces.row_splits, tf.int32)
         # Offsets into the normalised text -> offsets into the input sentence.
         offset_base = tf.gather(tf.cast(offsets.row_splits, tf.int32), row_ids(splits))
         input_offsets = tf.cast(offsets.flat_values, tf.int32)
         starts = tf.gather(input_offsets, offset_base + tf.cast(starts.flat_values, tf.int32))
         ends = tf.gather(input_offsets, offset_base + tf.cast(ends.flat_values, tf.int32))
+        # A piece that starts at the same input offset as the one before it comes from one input
+        # character that normalisation expanded (uncased NFKD: "…" -> "..."): it continues that
+        # word, so no word is empty when cut from the input and the cased split (used for the
+        # casing bit) has the same words.
+        piece_index = tf.range(tf.shape(piece_ids)[0])
+        first_in_sentence = tf.equal(piece_index, tf.gather(splits, row_ids(splits)))
+        previous_start = tf.gather(tf.concat([[-1], starts], axis=0), piece_index)
+        is_word_start = tf.logical_and(tf.logical_not(tf.gather(self._is_continuation, piece_ids)),
+                                       tf.logical_or(first_in_sentence, starts > previous_start))
+        # A word ends where the next starts, or at the last piece. Gathered over a range, not
+        # sliced and padded with [True]: a batch without any piece (only empty or blank
+        # sentences) must yield no word end, or the boolean_mask below fails on the length.
+        is_word_end = tf.gather(tf.concat([is_word_start, [True]], axis=0), piece_index + 1)
         piece_type_ids = self._text_casing(sentences, piece_ids, is_word_start, splits) if self.casing_feature \
             else tf.zeros_like(piece_ids)
         return {

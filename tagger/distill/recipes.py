@@ -25,7 +25,7 @@ import tf_keras
 from tagger.data import pipeline
 from tagger.distill import losses
 from tagger.models.tagger import Tagger, write_json_atomic
-from tagger.training import TrainState, create_optimizer, tagging_loss, train
+from tagger.training import TrainState, create_optimizer, dropout_generators, tagging_loss, train
 
 RECIPES = ("tsai2019", "xtremedistil", "labels_only")
 
@@ -117,7 +117,9 @@ class Distiller:
         self.teacher_layer = teacher_layer
         with strategy.scope():
             self.projection = Projection(int(teacher_hidden[teacher_layer - 1].shape[-1]))
-            self.projection.build([None, None, int(student(dummy, return_hidden=True)[1][-1].shape[-1])])
+            # Call, not build(): Layer.build would leave the inner Dense without variables, so the
+            # projection group of gradual unfreezing would be empty (and never trained).
+            self.projection(tf.zeros([1, 1, int(student(dummy, return_hidden=True)[1][-1].shape[-1])]))
 
     # -- losses -------------------------------------------------------------------
 
@@ -155,7 +157,11 @@ class Distiller:
     # -- weights between sub-stages -----------------------------------------------
 
     def _weights(self) -> tf.train.Checkpoint:
-        return tf.train.Checkpoint(model=self.student, projection=self.projection)
+        # The dropout RNG state travels with the weights, so a sub-stage that starts after a
+        # restored ("already done") one draws the same masks as in an uninterrupted run.
+        with self.strategy.scope():
+            dropout_rng = dropout_generators(self.student)
+        return tf.train.Checkpoint(model=self.student, projection=self.projection, dropout_rng=dropout_rng)
 
     def save_weights(self, prefix: str) -> str:
         return self._weights().write(prefix)

@@ -26,6 +26,17 @@ class _StorageType:
 
 
 def _rebuild_tensor(storage, offset, size, stride, *unused):
+    # as_strided does no bounds checking: a crafted record would read (or crash on) memory past
+    # the storage. Every element of the view must lie inside it.
+    size, stride = tuple(size), tuple(stride)
+    if not (isinstance(storage, np.ndarray) and len(size) == len(stride)
+            and all(isinstance(v, int) and v >= 0 for v in (offset, *size, *stride))):
+        raise ValueError("malformed tensor record")
+    if 0 in size:
+        return np.zeros(size, storage.dtype)
+    if offset + sum((n - 1) * s for n, s in zip(size, stride)) >= len(storage):
+        raise ValueError(f"a tensor of shape {size} (strides {stride}, offset {offset}) reads past its storage "
+                         f"of {len(storage)} values")
     if not size:
         return storage[offset:offset + 1].reshape(())
     itemsize = storage.dtype.itemsize
@@ -70,7 +81,10 @@ def load_torch_bin(path: str) -> dict[str, np.ndarray]:
             raise ValueError(f"{path}: no data.pkl inside")
         prefix = pickles[0][:-len("data.pkl")]
         with archive.open(pickles[0]) as f:
-            state = _WeightsOnlyUnpickler(f, archive, prefix, path).load()
+            try:
+                state = _WeightsOnlyUnpickler(f, archive, prefix, path).load()
+            except ValueError as e:
+                raise ValueError(f"{path}: {e}") from None
     if not isinstance(state, dict):
         raise ValueError(f"{path}: expected a state dict, found {type(state).__name__}")
     return {key: np.asarray(value) for key, value in state.items() if isinstance(value, np.ndarray)}

@@ -1,0 +1,216 @@
+"""Benchmark tools and the report: output schema on tiny models and fake metrics (never timings)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+SAMPLE_TEXT = "tagger/sample/unlabeled/*.txt"
+TINY_MODELS = ["--teacher_layers=1", "--teacher_hidden_size=16", "--teacher_heads=2", "--teacher_intermediate_size=32",
+               "--student_layers=1", "--student_hidden_size=8", "--student_heads=2", "--student_intermediate_size=16"]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def run_tool(module: str, *args: str, timeout: int = 240) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, timeout=timeout,
+                            cwd=REPO)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# -- bench_latency -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def latency(tmp_path_factory, tiny_vocab_file):
+    out = tmp_path_factory.mktemp("latency")
+    result = run_tool("tools.bench_latency", "--quick", f"--vocab_file={tiny_vocab_file}", f"--text={SAMPLE_TEXT}",
+                      *TINY_MODELS, "--student_tflite=dynamic_int8", "--teacher_tflite=", "--tflite_threads=1",
+                      "--tf_threads=1,2", "--batch_size=4", "--calibration_sentences=2",
+                      f"--output_json={out / 'latency.json'}", f"--output_md={out / 'latency.md'}")
+    with open(out / "latency.json", encoding="utf-8") as f:
+        return json.load(f), (out / "latency.md").read_text(encoding="utf-8"), result.stdout
+
+
+def test_latency_json_schema(latency):
+    result, _, _ = latency
+    assert result["tool"] == "bench_latency" and result["settings"]["quick"] is True
+    assert {"cpu_model", "usable_cpus", "cpu_features", "versions", "load_average_1_5_15"} <= set(result["machine"])
+    for role in ("teacher", "student"):
+        model = result["models"][role]
+        assert os.path.isabs(model["model_dir"])
+        for key in ("word_embeddings", "embedding", "non_embedding", "total"):
+            assert isinstance(model["params"][key], int) and model["params"][key] > 0
+        assert all(is_number(v) for v in model["flops"].values())
+        assert {"checkpoint", "saved_model"} <= set(model["sizes_bytes"])
+    assert "tflite_dynamic_int8" in result["models"]["student"]["sizes_bytes"]
+    for name in ("text_32", "text_128", "text_20w", "text_10w", "text_100w"):
+        described = result["inputs"][name]
+        assert {"text", "words", "wordpieces", "windows", "window_length"} <= set(described)
+    assert result["inputs"]["text_32"]["window_length"] == 32  # exactly 30 wordpieces + [CLS]/[SEP]
+    for rate in ("tf_fp32", "tflite_float32", "tflite_dynamic_int8", "tflite_full_int8"):
+        assert is_number(result["rates"][rate]["gflops_per_s"]) and result["rates"][rate]["what"]
+
+
+def test_latency_records_cover_the_matrix(latency):
+    result, _, _ = latency
+    records = result["latency"]
+    for record in records:
+        assert {"model", "runtime", "threads", "input", "batch", "median_ms", "p10_ms", "p90_ms", "runs"} <= set(record)
+        assert is_number(record["median_ms"])
+    keys = {(r["model"], r["runtime"], r["threads"], r["input"], r["batch"]) for r in records}
+    for model in ("teacher", "student"):
+        assert (model, "tf", 1, "ids_32", 1) in keys and (model, "tf", 1, "ids_128", 1) in keys
+        assert (model, "tf", 2, "ids_32", 1) in keys  # the child process for the second thread count
+        assert (model, "saved_model", 1, "text_20w", 1) in keys
+    assert ("student", "tflite_dynamic_int8", 1, "text_32", 1) in keys
+    assert ("student", "tflite_dynamic_int8", 1, "text_100w", 1) in keys
+    throughput = [r for r in records if r["batch"] == 4]
+    assert throughput and all(is_number(r["sentences_per_s"]) and is_number(r["words_per_s"]) for r in throughput)
+    assert result["floors"] and all(is_number(f["floor_ms"]) for f in result["floors"])
+
+
+def test_latency_ratios_goals_and_markdown(latency):
+    result, markdown, stdout = latency
+    assert all(set(r) >= {"name", "value"} for r in result["ratios"])
+    goals = {g["goal"]: g for g in result["goals"]}
+    assert len(goals) == 7  # 2 int8 variants x (32, 128 speedup, size) + proportional
+    for goal in goals.values():
+        assert goal["pass"] in (True, False, None)
+    measured = [g for g in goals.values() if "dynamic_int8" in g["goal"]]
+    assert all(isinstance(g["pass"], bool) and is_number(g["value"]) for g in measured)
+    assert "## Goals" in markdown and "## FLOP floor" in markdown and markdown in stdout
+    assert "smoke-test" in markdown
+
+
+# -- bench_distill -------------------------------------------------------------------
+
+def test_distill_json_schema(tmp_path, tiny_vocab_file):
+    output = tmp_path / "distill.json"
+    run_tool("tools.bench_distill", "--quick", f"--vocab_file={tiny_vocab_file}", f"--text={SAMPLE_TEXT}",
+             *TINY_MODELS, "--batch_size=4", "--seq_length=16", "--variants=baseline,jit,dense_grads,student_only",
+             f"--output_json={output}", f"--output_md={tmp_path / 'distill.md'}")
+    result = json.loads(output.read_text(encoding="utf-8"))
+    assert result["tool"] == "bench_distill"
+    steps = {row["variant"]: row for row in result["steps"]}
+    assert set(steps) == {"teacher_forward", "teacher_forward_jit", "baseline", "jit", "dense_grads", "student_only"}
+    for name, row in steps.items():
+        assert is_number(row["median_ms"]) and is_number(row["steps_per_s"])
+        if not name.startswith("teacher_forward"):
+            assert is_number(row["ratio_to_teacher_forward"])
+    assert [g["pass"] for g in result["goals"]] and all(isinstance(g["pass"], bool) for g in result["goals"])
+    # The variants said to keep the training the same do: same weights as baseline after a few steps.
+    for name, check in result["equivalence"]["variants"].items():
+        assert check["max_abs_update"] > 1e-4, name
+        assert check["max_abs_diff_to_baseline"] < 1e-3 * check["max_abs_update"] + 1e-6, name
+    pipeline = result["pipeline"]
+    for key in ("windows_per_s", "sentences_per_s", "wordpieces_per_s", "windows_per_sentence"):
+        assert is_number(pipeline[key]) and pipeline[key] > 0
+    assert "## Input pipeline" in (tmp_path / "distill.md").read_text(encoding="utf-8")
+
+
+# -- report ----------------------------------------------------------------------------
+
+def metrics(split: str, scores: dict[str, dict[str, float]]) -> dict:
+    """{task: {treebank: f1}} -> the DESIGN.md metrics schema."""
+    tasks = {}
+    for task, per in scores.items():
+        per_treebank = {tb: {"accuracy": f, "f1": f, "words": 100} for tb, f in per.items()}
+        mean = sum(per.values()) / len(per)
+        tasks[task] = {"accuracy": mean, "f1": mean, "macro_f1": mean, "words": 100 * len(per),
+                       "per_treebank": per_treebank}
+    return {"split": split, "tasks": tasks}
+
+
+def write_model_dir(path, init: str, test: dict, teacher_dir=None, teacher_test: dict | None = None,
+                    extra: dict | None = None) -> str:
+    os.makedirs(path / "metrics")
+    config = {"init": init, **({"teacher_dir": str(teacher_dir)} if teacher_dir else {})}
+    (path / "tagger_config.json").write_text(json.dumps(config))
+    (path / "metrics" / "test.json").write_text(json.dumps(metrics("test", test)))
+    (path / "metrics" / "dev.json").write_text(json.dumps(metrics("dev", test)))
+    if teacher_test:
+        (path / "metrics" / "teacher_test.json").write_text(json.dumps(metrics("test", teacher_test)))
+    for name, value in (extra or {}).items():
+        (path / "metrics" / name).write_text(json.dumps(value))
+    return str(path)
+
+
+UPOS = {"en_ewt": 0.97, "kk_ktb": 0.80, "hy_armtdp": 0.85, "ta_ttb": 0.78, "de_gsd": 0.95, "de_hdt": 0.96}
+NER = {"wikiann_en": 0.84, "wikiann_kk": 0.70}
+
+
+def fake_latency_json(path, student_dir: str, teacher_dir: str) -> str:
+    records = []
+    for role, model_dir in (("student", student_dir), ("teacher", teacher_dir)):
+        for runtime, ms in (("tf", 5.0), ("tflite_dynamic_int8", 0.5), ("tflite_float32", 1.0)):
+            records.append({"model": role, "runtime": runtime, "threads": 1, "input": "text_20w", "batch": 1,
+                            "median_ms": ms * (30 if role == "teacher" else 1)})
+    bench = {"tool": "bench_latency", "created": "now", "machine": {"cpu_model": "fake"}, "settings": {"quick": True},
+             "models": {"student": {"model_dir": student_dir, "source": "fake",
+                                    "sizes_bytes": {"checkpoint": 9e7, "tflite_dynamic_int8": 3e7,
+                                                    "tflite_float32": 1.2e8}},
+                        "teacher": {"model_dir": teacher_dir, "source": "fake",
+                                    "sizes_bytes": {"checkpoint": 7e8, "tflite_dynamic_int8": 1.8e8,
+                                                    "tflite_float32": 7e8}},
+                        "random": {"model_dir": "/nonexistent", "source": "random weights", "sizes_bytes": {}}},
+             "latency": records, "goals": [{"goal": "a goal", "value": 2.0, "pass": False}]}
+    path.write_text(json.dumps(bench))
+    return str(path)
+
+
+def test_report_files_and_contents(tmp_path):
+    teacher = write_model_dir(tmp_path / "teacher", "hf:/mbert", {"upos": UPOS, "ner": NER})
+    student_scores = {"upos": {k: v - 0.03 for k, v in UPOS.items()}, "ner": {k: v - 0.1 for k, v in NER.items()}}
+    int8 = metrics("test", {"upos": {k: v - 0.035 for k, v in UPOS.items()}})
+    student = write_model_dir(tmp_path / "student", "distill:tsai2019", student_scores, teacher_dir=teacher,
+                              teacher_test={"upos": UPOS, "ner": NER},
+                              extra={"test_tflite_dynamic_int8.json": int8})
+    other = write_model_dir(tmp_path / "bilstm", "distill:xtremedistil",
+                            {"upos": {k: v - 0.06 for k, v in UPOS.items()}}, teacher_dir=teacher,
+                            teacher_test={"upos": UPOS, "ner": NER})
+    bench = fake_latency_json(tmp_path / "latency.json", student, teacher)
+    output = tmp_path / "report"
+    run_tool("tagger.report", f"--model_dir={student}", f"--compare={other}", f"--compare={teacher}",
+             f"--bench_json={bench}", f"--output_dir={output}", timeout=120)
+    for name in ("report.md", "f1_upos.png", "f1_ner.png", "low_resource.png", "tradeoff.png"):
+        assert (output / name).stat().st_size > 0, name
+    for name in ("f1_upos.png", "f1_ner.png", "low_resource.png", "tradeoff.png"):
+        assert (output / name).read_bytes()[:8] == PNG_MAGIC
+    report = (output / "report.md").read_text(encoding="utf-8")
+    for treebank in list(UPOS) + list(NER):
+        assert treebank in report
+    assert "kk_ktb" in report.split("## Low-resource")[1]
+    assert "student tflite_dynamic_int8" in report  # a tradeoff point
+    assert "random weights" in report  # the benchmark model without metrics is named, not plotted
+    assert report.count("teacher") >= 2 and "a goal" in report
+
+
+def test_report_without_low_resource_or_benchmarks(tmp_path):
+    model = write_model_dir(tmp_path / "model", "hf:/mbert", {"upos": {"en_ewt": 0.9, "fr_gsd": 0.92}})
+    run_tool("tagger.report", f"--model_dir={model}", timeout=120)
+    output = tmp_path / "model" / "report"
+    report = (output / "report.md").read_text(encoding="utf-8")
+    assert "en_ewt" in report and "fr_gsd" in report
+    assert "None of kk, hy, lt, be, mr, ta" in report
+    assert not (output / "low_resource.png").exists() and not (output / "tradeoff.png").exists()
+    assert (output / "f1_upos.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_report_rejects_a_directory_without_metrics(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "tagger.report", f"--model_dir={tmp_path}"], capture_output=True,
+                            text=True, timeout=120, cwd=REPO)
+    assert result.returncode == 2 and "no metrics/" in result.stderr
+
+
+def test_language_of():
+    from tagger.report import language_of
+    assert language_of("kk_ktb") == "kk" and language_of("wikiann_kk") == "kk" and language_of("ner_de") == "de"

@@ -1,0 +1,600 @@
+"""Latency, throughput, size and FLOP-floor benchmark of a teacher and a student, in one process.
+
+  python tools/bench_latency.py [--teacher_dir=DIR] [--student_dir=DIR] [--output_json=F] [--output_md=F]
+  python -m tools.bench_latency --quick          # smoke test, tiny repetition counts
+
+Without model directories it benchmarks random weights: an mBERT-sized teacher
+(12 layers, hidden 768, 12 heads, vocab 119,547) and the MiniBERT student
+(3/256/4/1024), written to temporary model directories, so it runs anywhere.
+
+For each model it times, at batch 1:
+  tf              `tag_ids` (a tf.function with an input signature over the model, on word ids)
+                  and `serving_default` (raw text in, tags out) of the in-process serving module
+  saved_model     the exported SavedModel's `tag_ids` and `serving_default` signatures
+  tflite_<v>      the text-in TFLite model, v in float32 / dynamic_int8 / full_int8, at 1 and 2
+                  interpreter threads (the teacher's at --teacher_tflite_threads, default 1)
+on inputs `ids_L` / `text_L` (one window of exactly L wordpieces, [CLS]/[SEP] included),
+`text_20w` (a 20-word sentence of running text) and, for the student, `text_10w` and
+`text_100w`; and batch-32 throughput on 20-word sentences. TensorFlow runs with 1
+intra/inter-op thread in this process; other --tf_threads values run in a child process on
+the same model directories.
+
+Also: file sizes, parameter counts, FLOPs per input and the FLOP floor (FLOPs / a measured
+matmul rate), ratios between numbers of this one run, and PASS/FAIL against the goals.
+
+Artifacts are built by export.saved_model / export.tflite into the work dir (a real model
+directory is exported through a shadow directory, so its own export/ is left alone; or
+--reuse_exports times what is already there). The student's artifacts come first; the
+teacher's are skipped when too little of --time_budget_s is left, and the output says so.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+if __package__ in (None, ""):  # run as `python tools/bench_latency.py`
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import tools  # noqa: F401,E402  (TF_USE_LEGACY_KERAS before TensorFlow)
+from absl import app, flags  # noqa: E402
+
+from tools import benchlib as B  # noqa: E402
+
+flags.DEFINE_string("teacher_dir", None, "Teacher model directory; default: random mBERT-sized weights.")
+flags.DEFINE_string("student_dir", None, "Student model directory; default: random MiniBERT weights.")
+B.define_model_flags()
+flags.DEFINE_string("text", None, "Globs of running text for the sentences; default ../shared/data/unlabeled, "
+                    "else the embedded sample.")
+flags.DEFINE_integer("max_seq_length", 128, "Random models: window length.")
+flags.DEFINE_list("lengths", ["32", "128"], "Window lengths (wordpieces incl. [CLS]/[SEP]) for ids_L and text_L.")
+flags.DEFINE_integer("sentence_words", 20, "Words in the end-to-end sentence (text_<n>w) and throughput batch.")
+flags.DEFINE_list("proportional_words", ["10", "100"], "Short and long sentence (words) for the "
+                  "latency-proportional-to-length check.")
+flags.DEFINE_integer("batch_size", 32, "Throughput batch (sentences).")
+flags.DEFINE_list("tflite_threads", ["1", "2"], "LiteRT interpreter threads (student).")
+flags.DEFINE_list("teacher_tflite_threads", ["1"], "LiteRT interpreter threads for the teacher's TFLite models.")
+flags.DEFINE_list("tf_threads", ["1", "2"], "TensorFlow threads; the first in this process, the rest in a child.")
+flags.DEFINE_list("student_tflite", list(B.TFLITE_VARIANTS), "Student TFLite variants.")
+flags.DEFINE_list("teacher_tflite", list(B.TFLITE_VARIANTS), "Teacher TFLite variants (dropped near the budget).")
+flags.DEFINE_bool("saved_model", True, "Export and time the SavedModels.")
+flags.DEFINE_bool("reuse_exports", False, "With --teacher_dir/--student_dir: time the artifacts already in "
+                  "MODEL_DIR/export (newest SavedModel, tagger_<quantize>.tflite) instead of exporting afresh.")
+flags.DEFINE_integer("calibration_sentences", 32, "Representative sentences for full_int8.")
+flags.DEFINE_float("time_budget_s", 540, "Whole-run budget: measurements shrink and optional teacher artifacts "
+                   "are skipped to stay inside it.")
+flags.DEFINE_float("max_seconds", 2.0, "Time spent on one measurement once --min_runs are done.")
+flags.DEFINE_integer("min_runs", 5, "Runs per measurement at least.")
+flags.DEFINE_integer("warmup", 3, "Untimed calls before each measurement.")
+flags.DEFINE_bool("quick", False, "Smoke test: 1 warm-up, 2-3 runs, small rate probes, 4 calibration sentences.")
+flags.DEFINE_string("work_dir", None, "Where artifacts go (kept); default: a temporary directory, removed.")
+flags.DEFINE_string("output_json", None, "Write the results here.")
+flags.DEFINE_string("output_md", None, "Write the markdown tables here (they are printed too).")
+flags.DEFINE_bool("tf_only_child", False, "Internal: time TensorFlow only (the child run for extra --tf_threads).")
+FLAGS = flags.FLAGS
+
+GOAL_SPEEDUP = {32: 300.0, 128: 150.0}
+GOAL_SIZE_RATIO = 30.0
+PROPORTIONAL_RANGE = (0.5, 2.0)  # (t_long / t_short) / (pieces_long / pieces_short)
+
+
+class Run:
+    """Settings, collected records and the budget of one benchmark run."""
+
+    def __init__(self):
+        self.budget = B.Budget(FLAGS.time_budget_s)
+        self.latency: list[dict] = []
+        self.skipped: list[dict] = []
+        self.phases: list[dict] = []
+        self.reused: list[str] = []
+
+    def timing(self, fn, min_runs: int | None = None) -> dict:
+        if FLAGS.quick:
+            return B.measure(fn, warmup=1, min_runs=2, max_runs=3, max_seconds=0.0)
+        # Near the end of the budget, measurements shrink (never below --min_runs).
+        seconds = max(0.1, min(FLAGS.max_seconds, self.budget.left() / 150))
+        return B.measure(fn, warmup=FLAGS.warmup, min_runs=min(min_runs or FLAGS.min_runs, FLAGS.min_runs),
+                         max_seconds=seconds)
+
+    def record(self, model: str, runtime: str, threads: int, input_name: str, batch: int, fn,
+               min_runs: int | None = None) -> dict:
+        result = {"model": model, "runtime": runtime, "threads": threads, "input": input_name, "batch": batch,
+                  **self.timing(fn, min_runs)}
+        self.latency.append(result)
+        B.log(f"  {model:8s} {runtime:20s} t={threads} {input_name:10s} b={batch:<3d} "
+              f"{result['median_ms']:10.3f} ms  ({result['runs']} runs)")
+        return result
+
+    def skip(self, what: str, why: str) -> None:
+        self.skipped.append({"what": what, "why": why})
+        B.log(f"  skipped {what}: {why}")
+
+    def find(self, model, runtime, threads, input_name, batch=1) -> dict | None:
+        for r in self.latency:
+            if (r["model"], r["runtime"], r["threads"], r["input"], r["batch"]) == \
+                    (model, runtime, threads, input_name, batch):
+                return r
+        return None
+
+    def median(self, *key) -> float | None:
+        r = self.find(*key)
+        return r["median_ms"] if r else None
+
+
+# -- inputs -------------------------------------------------------------------------
+
+def build_inputs(tokenizer, text_patterns: str) -> dict:
+    """Named sentences: exactly-L-wordpiece windows, the n-word sentence, short/long, the throughput batch."""
+    maker = B.SentenceMaker(tokenizer, B.text_words(text_patterns))
+    inputs = {}
+    for length in map(int, FLAGS.lengths):
+        inputs[f"text_{length}"] = maker.pieces_sentence(length - 2, start=length)
+    for words in [FLAGS.sentence_words] + list(map(int, FLAGS.proportional_words)):
+        inputs[f"text_{words}w"] = maker.words_sentence(words, start=words)
+    batch = [maker.words_sentence(FLAGS.sentence_words, start=i * FLAGS.sentence_words)
+             for i in range(FLAGS.batch_size)]
+    described = {name: maker.describe(sentence) for name, sentence in inputs.items()}
+    batch_words = sum(maker.describe(s)["words"] for s in batch)
+    return {"sentences": inputs, "described": described, "batch": batch, "batch_words": batch_words,
+            "calibration": [maker.words_sentence(FLAGS.sentence_words, start=7919 + 37 * i)
+                            for i in range(4 if FLAGS.quick else FLAGS.calibration_sentences)]}
+
+
+def ids_inputs(tokenizer, sentences: dict) -> dict:
+    """ids_L: [CLS] + the wordpieces of text_L + [SEP], one window of exactly L (whatever the
+    model's max_seq_length), so ids and text inputs hold the same pieces. text_L is sized with
+    the student's tokenizer; a model with another vocabulary gets its pieces cut or repeated to L."""
+    import tensorflow as tf
+    out = {}
+    for length in map(int, FLAGS.lengths):
+        pieces = tokenizer.text_to_pieces(tf.constant([sentences[f"text_{length}"]]))["piece_ids"]
+        repeats = -(-(length - 2) // max(int(tf.size(pieces)), 1))
+        pieces = tf.tile(pieces, [repeats])[:length - 2]
+        ids = tf.concat([[tokenizer.cls_id], pieces, [tokenizer.sep_id]], axis=0)[tf.newaxis, :]
+        out[f"ids_{length}"] = {"input_word_ids": ids, "input_mask": tf.ones_like(ids),
+                                "input_type_ids": tf.zeros_like(ids)}
+    return out
+
+
+# -- models -------------------------------------------------------------------------
+
+def load_or_build(role: str, model_dir: str | None, work_dir: str, vocab_file: str):
+    """(model, tokenizer, config, model_dir, export_dir, description).
+
+    A real model directory is exported through a shadow directory in `work_dir` (see
+    benchlib.shadow_model_dir), so the benchmark never writes into it."""
+    from tagger.models.tagger import load_model_dir
+    if model_dir:
+        model, tokenizer, config = load_model_dir(model_dir)
+        export_dir = B.shadow_model_dir(model_dir, os.path.join(work_dir, role)) if work_dir else model_dir
+        return model, tokenizer, config, os.path.abspath(model_dir), export_dir, model_dir
+    from tagger.data.wordpiece import load_vocab
+    vocab_size = len(load_vocab(vocab_file))
+    if role == "teacher":
+        encoder, description = B.teacher_config_from_flags(vocab_size)
+    else:
+        encoder, description = B.student_config_from_flags(vocab_size)
+        description = "random weights, " + description
+    directory = os.path.join(work_dir, role)
+    model, tokenizer, config = B.write_random_model_dir(directory, encoder, {"upos": B.UPOS_LABELS}, vocab_file,
+                                                        FLAGS.max_seq_length, seed=0 if role == "teacher" else 1)
+    return model, tokenizer, config, directory, directory, description
+
+
+def model_summary(model, config: dict, model_dir: str, description: str, inputs: dict) -> dict:
+    num_labels = sum(len(labels) for labels in config["tasks"].values())
+    params = B.param_counts(model)
+    flops = {}
+    for name, info in inputs["described"].items():
+        flops[name] = B.forward_flops(config["encoder"], info["window_length"], num_labels, batch=info["windows"])
+    for length in map(int, FLAGS.lengths):
+        flops[f"ids_{length}"] = B.forward_flops(config["encoder"], length, num_labels)
+    return {"model_dir": model_dir, "source": description, "encoder": config["encoder"], "tasks": list(config["tasks"]),
+            "num_labels": num_labels, "max_seq_length": config["tokenizer"]["max_seq_length"],
+            "params": params, "flops": flops,
+            # weights_fp32: the parameters at 4 bytes (a checkpoint may also hold optimizer state).
+            "sizes_bytes": {"weights_fp32": 4 * params["total"], "checkpoint": B.checkpoint_size(model_dir)}}
+
+
+# -- timing per runtime -------------------------------------------------------------------
+
+def text_names(role: str = "student") -> list[str]:
+    """Text inputs timed for a model: the teacher skips the length-proportionality pair (a student goal)."""
+    names = [f"text_{length}" for length in map(int, FLAGS.lengths)] + [f"text_{FLAGS.sentence_words}w"]
+    if role == "student":
+        names += [f"text_{n}w" for n in map(int, FLAGS.proportional_words)]
+    return list(dict.fromkeys(names))
+
+
+def time_text_and_batch(run: Run, role: str, runtime: str, threads: int, call, inputs: dict) -> None:
+    """Batch-1 latency on every text input, then batch throughput on n-word sentences."""
+    for name in text_names(role):
+        sentence = inputs["sentences"][name]
+        run.record(role, runtime, threads, name, 1, lambda: call([sentence]))
+    batch = inputs["batch"]
+    result = run.record(role, runtime, threads, f"text_{FLAGS.sentence_words}w", len(batch), lambda: call(batch),
+                        min_runs=3)
+    result["sentences_per_s"] = len(batch) / (result["median_ms"] / 1000)
+    result["words_per_s"] = inputs["batch_words"] / (result["median_ms"] / 1000)
+
+
+def time_tf(run: Run, role: str, model, tokenizer, config, threads: int, inputs: dict) -> None:
+    """The in-process serving module: `tag_ids` (the model on word ids) and `serving_default` (text)."""
+    import tensorflow as tf
+    from export.graph import TaggerModule
+    module = TaggerModule(model, tokenizer, config["tasks"])
+    for name, features in ids_inputs(tokenizer, inputs["sentences"]).items():
+        run.record(role, "tf", threads, name, 1, lambda: module.tag_ids(**features))
+    time_text_and_batch(run, role, "tf", threads, lambda s: module.serving_default(tf.constant(s)), inputs)
+
+
+def reuse_from(summary: dict) -> str | None:
+    given = not summary["source"].startswith("random weights")
+    return summary["model_dir"] if FLAGS.reuse_exports and given else None
+
+
+def time_saved_model(run: Run, role: str, export_dir: str, tokenizer, threads: int, inputs: dict,
+                     summary: dict) -> None:
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (registers the tokenizer ops the SavedModel uses)
+    t0 = B.time.perf_counter()
+    path, reused = B.saved_model(export_dir, reuse_from(summary))
+    run.phases.append({"what": f"{role} saved_model " + ("reused" if reused else "export"),
+                       "seconds": B.time.perf_counter() - t0, "path": path})
+    if reused:
+        run.reused.append(path)
+    summary["sizes_bytes"]["saved_model"] = B.path_size(path)
+    loaded = tf.saved_model.load(path)
+    tag_ids, serving = loaded.signatures["tag_ids"], loaded.signatures["serving_default"]
+    for name, features in ids_inputs(tokenizer, inputs["sentences"]).items():
+        run.record(role, "saved_model", threads, name, 1, lambda: tag_ids(**features))
+    time_text_and_batch(run, role, "saved_model", threads, lambda s: serving(sentences=tf.constant(s)), inputs)
+    del loaded, tag_ids, serving
+
+
+def time_tflite(run: Run, role: str, export_dir: str, variant: str, inputs: dict, summary: dict) -> None:
+    from export.runtime import TFLiteTagger
+    t0 = B.time.perf_counter()
+    path, reused = B.tflite_model(export_dir, variant, inputs["calibration_file"], len(inputs["calibration"]),
+                                  reuse_from(summary))
+    run.phases.append({"what": f"{role} tflite {variant} " + ("reused" if reused else "export"),
+                       "seconds": B.time.perf_counter() - t0, "path": path})
+    if reused:
+        run.reused.append(path)
+    summary["sizes_bytes"][f"tflite_{variant}"] = B.path_size(path)
+    for threads in map(int, FLAGS.tflite_threads if role == "student" else FLAGS.teacher_tflite_threads):
+        tagger = TFLiteTagger(path, num_threads=threads)
+        time_text_and_batch(run, role, f"tflite_{variant}", threads, tagger.run, inputs)
+        del tagger
+
+
+# -- matmul rates (for the FLOP floor) ---------------------------------------------------
+
+def measure_rates(run: Run) -> dict:
+    """fp32 GFLOP/s of a TF matmul in this process (its thread setting), and of LiteRT fully-connected
+    layers (XNNPACK) in float32, dynamic-range int8 and full int8, at 1 thread."""
+    import numpy as np
+    import tensorflow as tf
+    rates = {}
+    m, k, n = (64, 256, 256) if FLAGS.quick else (512, 1024, 1024)
+    a = tf.constant(np.random.default_rng(0).normal(size=(m, k)).astype(np.float32))
+    b = tf.constant(np.random.default_rng(1).normal(size=(k, n)).astype(np.float32))
+    matmul = tf.function(lambda: tf.matmul(a, b))
+    timing = run.timing(lambda: matmul().numpy())
+    rates["tf_fp32"] = {"gflops_per_s": 2 * m * k * n / timing["median_ms"] / 1e6, "shape_mkn": [m, k, n],
+                        "threads": int(FLAGS.tf_threads[0]), "median_ms": timing["median_ms"],
+                        "what": "tf.matmul fp32 [m,k]x[k,n] in a tf.function, this process's TF threads"}
+    m, k, n = (32, 128, 256) if FLAGS.quick else (128, 768, 3072)  # one BERT-base feed-forward matmul at L=128
+    weights = np.random.default_rng(2).normal(scale=0.05, size=(k, n)).astype(np.float32)
+
+    class Dense(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.constant(weights)
+
+        @tf.function(input_signature=[tf.TensorSpec([m, k], tf.float32)])
+        def __call__(self, x):
+            return tf.matmul(x, self.w)
+
+    module = Dense()
+    samples = [np.random.default_rng(3 + i).normal(size=(m, k)).astype(np.float32) for i in range(8)]
+    for variant in B.TFLITE_VARIANTS:
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([module.__call__.get_concrete_function()],
+                                                                    module)
+        if variant != "float32":
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if variant == "full_int8":
+            converter.representative_dataset = lambda: ([x] for x in samples)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        from export.runtime import load_interpreter
+        interpreter = load_interpreter(model_content=converter.convert(), num_threads=1)
+        runner = interpreter.get_signature_runner()
+        timing = run.timing(lambda: runner(x=samples[0]))
+        try:
+            ops = sorted({detail["op_name"] for detail in interpreter._get_ops_details()})
+        except (AttributeError, KeyError):
+            ops = []
+        rates[f"tflite_{variant}"] = {
+            "gflops_per_s": 2 * m * k * n / timing["median_ms"] / 1e6, "shape_mkn": [m, k, n], "threads": 1,
+            "median_ms": timing["median_ms"], "ops": ops,
+            "what": f"LiteRT {variant} x[m,k] @ W[k,n] (constant W), 1 thread, quantize/dequantize included"}
+        del interpreter, runner
+    return rates
+
+
+def floors(run: Run, models: dict, rates: dict) -> list[dict]:
+    """Measured latency against FLOPs / measured rate for the runtime's arithmetic."""
+    rate_for = {"tf": "tf_fp32", "saved_model": "tf_fp32", "tflite_float32": "tflite_float32",
+                "tflite_dynamic_int8": "tflite_dynamic_int8", "tflite_full_int8": "tflite_full_int8"}
+    rows = []
+    fixed_length = {f"ids_{n}" for n in FLAGS.lengths} | {f"text_{n}" for n in FLAGS.lengths}
+    for r in run.latency:
+        if r["batch"] != 1 or r["threads"] != 1 or r["input"] not in fixed_length:
+            continue
+        rate = rates.get(rate_for.get(r["runtime"], ""))
+        if not rate:
+            continue
+        flops = models[r["model"]]["flops"][r["input"]]
+        floor_ms = flops / (rate["gflops_per_s"] * 1e6)
+        rows.append({"model": r["model"], "runtime": r["runtime"], "input": r["input"], "gflops": flops / 1e9,
+                     "rate": rate_for[r["runtime"]], "floor_ms": floor_ms, "measured_ms": r["median_ms"],
+                     "efficiency": floor_ms / r["median_ms"]})
+    return rows
+
+
+# -- ratios and goals ------------------------------------------------------------------------
+
+def ratios_and_goals(run: Run, models: dict, inputs: dict) -> tuple[list[dict], list[dict]]:
+    ratios, goals = [], []
+    t1 = int(FLAGS.tf_threads[0])
+
+    def ratio(name, numerator, denominator):
+        a, b = run.median(*numerator), run.median(*denominator)
+        value = a / b if a and b else None
+        ratios.append({"name": name, "value": value, "numerator": list(numerator), "denominator": list(denominator)})
+        return value
+
+    def threads_of(model, runtime):
+        return sorted({r["threads"] for r in run.latency if (r["model"], r["runtime"]) == (model, runtime)})
+
+    student_runtimes = sorted({r["runtime"] for r in run.latency if r["model"] == "student"})
+    for length in map(int, FLAGS.lengths):
+        reference = ("teacher", "tf", t1, f"ids_{length}")
+        for runtime in student_runtimes:
+            for threads in threads_of("student", runtime):
+                input_name = f"ids_{length}" if runtime == "tf" else f"text_{length}"
+                ratio(f"speedup student {runtime} t{threads} {input_name} vs teacher tf t{t1} ids_{length}",
+                      reference, ("student", runtime, threads, input_name))
+        for variant in ("dynamic_int8", "full_int8"):
+            value = run.median(*reference)
+            student = run.median("student", f"tflite_{variant}", 1, f"text_{length}")
+            speedup = value / student if value and student else None
+            target = GOAL_SPEEDUP.get(length)
+            if target:
+                goals.append({"goal": f"student {variant} TFLite, raw string in, {length} wordpieces, batch 1, "
+                                      f"1 thread: >= {target:g}x faster than the teacher in TF (ids, 1 thread)",
+                              "target": target, "value": speedup,
+                              "pass": None if speedup is None else speedup >= target})
+    words = FLAGS.sentence_words
+    ratio(f"speedup student tflite_dynamic_int8 t1 vs teacher tf t{t1}, text_{words}w end to end",
+          ("teacher", "tf", t1, f"text_{words}w"), ("student", "tflite_dynamic_int8", 1, f"text_{words}w"))
+    teacher_saved = models["teacher"]["sizes_bytes"].get("saved_model")
+    for variant in ("dynamic_int8", "full_int8"):
+        student_size = models["student"]["sizes_bytes"].get(f"tflite_{variant}")
+        value = teacher_saved / student_size if teacher_saved and student_size else None
+        ratios.append({"name": f"size teacher saved_model / student tflite_{variant}", "value": value})
+        goals.append({"goal": f"student {variant} TFLite >= {GOAL_SIZE_RATIO:g}x smaller than the teacher SavedModel",
+                      "target": GOAL_SIZE_RATIO, "value": value, "pass": None if value is None else
+                      value >= GOAL_SIZE_RATIO})
+    short, long = (f"text_{n}w" for n in map(int, FLAGS.proportional_words))
+    pieces = inputs["described"][long]["wordpieces"] / max(inputs["described"][short]["wordpieces"], 1)
+    for runtime in student_runtimes:
+        for threads in threads_of("student", runtime):
+            time_ratio = ratio(f"length scaling student {runtime} t{threads}: {long} / {short}",
+                               ("student", runtime, threads, long), ("student", runtime, threads, short))
+            if runtime == "tflite_dynamic_int8" and threads == 1:
+                value = time_ratio / pieces if time_ratio else None
+                low, high = PROPORTIONAL_RANGE
+                goals.append({"goal": f"latency proportional to sentence length (student dynamic_int8 TFLite, "
+                                      f"1 thread): (t {long} / t {short}) / (wordpieces ratio {pieces:.2f}) "
+                                      f"in [{low}, {high}]",
+                              "target": list(PROPORTIONAL_RANGE), "value": value,
+                              "pass": None if value is None else low <= value <= high})
+    return ratios, goals
+
+
+# -- markdown --------------------------------------------------------------------------------
+
+def markdown(result: dict) -> str:
+    out = ["# Latency benchmark", ""]
+    machine = result["machine"]
+    out.append(f"Machine: {machine.get('cpu_model')}, {machine.get('usable_cpus')} usable CPUs, features "
+               f"{', '.join(machine.get('cpu_features', []))}; load average at start "
+               f"{machine['load_average_1_5_15']}. TensorFlow {machine['versions'].get('tensorflow')}, "
+               f"LiteRT {machine['versions'].get('ai-edge-litert')}.")
+    if result.get("warning"):
+        out += ["", f"**Warning: {result['warning']}**"]
+    if result["settings"]["quick"]:
+        out += ["", "**--quick: smoke-test repetition counts; these numbers are not measurements.**"]
+    out += ["", f"Models: teacher = {result['models']['teacher']['source']}; "
+                f"student = {result['models']['student']['source']}.",
+            f"Artifacts: {result['artifacts']['built_by']}"
+            + (f"; reused: {', '.join(result['artifacts']['reused'])}" if result['artifacts']['reused'] else "")
+            + f". Elapsed {result['elapsed_s']:.0f} s.",
+            "", "## Goals", "",
+            B.markdown_table(["goal", "value", "result"],
+                             [[g["goal"], g["value"], g["pass"]] for g in result["goals"]]),
+            "", "## Inputs", "",
+            B.markdown_table(["input", "whitespace words", "BERT words", "wordpieces", "windows x length"],
+                             [[name, d["whitespace_words"], d["words"], d["wordpieces"],
+                               f"{d['windows']} x {d['window_length']}"] for name, d in result["inputs"].items()])]
+    columns = [f"ids_{n}" for n in FLAGS.lengths] + text_names()
+    rows = []
+    order = {name: i for i, name in enumerate(["teacher", "student", "tf", "saved_model"] +
+                                              [f"tflite_{v}" for v in B.TFLITE_VARIANTS])}
+    keys = sorted({(r["model"], r["runtime"], r["threads"]) for r in result["latency"]},
+                  key=lambda k: (order.get(k[0], 9), order.get(k[1], 9), k[2]))
+    for model, runtime, threads in keys:
+        cells = {r["input"]: r for r in result["latency"]
+                 if (r["model"], r["runtime"], r["threads"], r["batch"]) == (model, runtime, threads, 1)}
+        throughput = next((r for r in result["latency"] if (r["model"], r["runtime"], r["threads"]) ==
+                           (model, runtime, threads) and r["batch"] > 1), None)
+        rows.append([model, runtime, threads] + [cells[c]["median_ms"] if c in cells else None for c in columns]
+                    + [throughput.get("sentences_per_s") if throughput else None,
+                       throughput.get("words_per_s") if throughput else None])
+    out += ["", "## Latency (median ms, batch 1) and throughput (batch "
+                f"{FLAGS.batch_size} of {FLAGS.sentence_words}-word sentences)", "",
+            B.markdown_table(["model", "runtime", "threads"] + columns + ["sentences/s", "words/s"], rows)]
+    out += ["", "## Ratios (all from this run)", "",
+            B.markdown_table(["ratio", "value"], [[r["name"], r["value"]] for r in result["ratios"]])]
+    sizes = []
+    for role, info in result["models"].items():
+        for artifact, size in info["sizes_bytes"].items():
+            sizes.append([role, artifact, B.mib(size)])
+    out += ["", "## Sizes (MiB)", "", B.markdown_table(["model", "artifact", "MiB"], sizes)]
+    params = result["models"]
+    out += ["", "## Parameters", "",
+            B.markdown_table(["model", "word embeddings", "other embeddings", "embedding", "non-embedding",
+                              "unused pooler", "total"],
+                             [[role, p["params"]["word_embeddings"], p["params"]["other_embeddings"],
+                               p["params"]["embedding"], p["params"]["non_embedding"], p["params"]["pooler_unused"],
+                               p["params"]["total"]] for role, p in params.items()])]
+    out += ["", "## FLOP floor", "", "Measured matmul rates:", ""]
+    out += [f"- `{name}`: {rate['gflops_per_s']:.1f} GFLOP/s — {rate['what']}, m,k,n = {rate['shape_mkn']}"
+            + (f", ops {rate['ops']}" if rate.get("ops") else "") for name, rate in result["rates"].items()]
+    out += ["", "Floor = model FLOPs (matrix multiplies, 2 per multiply-add) / the rate of the runtime's "
+                "arithmetic. Efficiency = floor / measured.", "",
+            B.markdown_table(["model", "runtime", "input", "GFLOPs", "rate", "floor ms", "measured ms", "efficiency"],
+                             [[f["model"], f["runtime"], f["input"], f["gflops"], f["rate"], f["floor_ms"],
+                               f["measured_ms"], f["efficiency"]] for f in result["floors"]])]
+    if result["skipped"]:
+        out += ["", "## Skipped", ""] + [f"- {s['what']}: {s['why']}" for s in result["skipped"]]
+    return "\n".join(out) + "\n"
+
+
+# -- child run for extra TF thread counts --------------------------------------------------
+
+def tf_child(run: Run, threads: int, teacher_dir: str, student_dir: str, vocab_file: str, text: str,
+             work_dir: str) -> None:
+    output = os.path.join(work_dir, f"tf_threads_{threads}.json")
+    command = [sys.executable, "-m", "tools.bench_latency", "--tf_only_child", f"--tf_threads={threads}",
+               f"--teacher_dir={teacher_dir}", f"--student_dir={student_dir}", f"--vocab_file={vocab_file}",
+               f"--text={text}", f"--output_json={output}", f"--lengths={','.join(FLAGS.lengths)}",
+               f"--sentence_words={FLAGS.sentence_words}", f"--batch_size={FLAGS.batch_size}",
+               f"--proportional_words={','.join(FLAGS.proportional_words)}",
+               f"--max_seconds={FLAGS.max_seconds}", f"--min_runs={FLAGS.min_runs}", f"--warmup={FLAGS.warmup}",
+               f"--time_budget_s={max(run.budget.left() - 10, 30)}"] + (["--quick"] if FLAGS.quick else [])
+    B.log(f"== TensorFlow at {threads} threads (child process)")
+    try:
+        completed = subprocess.run(command, cwd=B.REPO, timeout=max(run.budget.left(), 60),
+                                   stdout=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        run.skip(f"tf at {threads} threads", "child process ran past the time budget")
+        return
+    if completed.returncode != 0 or not os.path.exists(output):
+        run.skip(f"tf at {threads} threads", f"child process failed (exit {completed.returncode})")
+        return
+    import json
+    with open(output, encoding="utf-8") as f:
+        run.latency.extend(json.load(f)["latency"])
+
+
+def main_child() -> None:
+    """Times TF only (ids_L, the text inputs, throughput) for both model dirs at this process's threads."""
+    run = Run()
+    threads = int(FLAGS.tf_threads[0])
+    inputs = None
+    for role, model_dir in (("student", FLAGS.student_dir), ("teacher", FLAGS.teacher_dir)):
+        model, tokenizer, config, _, _, _ = load_or_build(role, model_dir, "", FLAGS.vocab_file)
+        inputs = inputs or build_inputs(tokenizer, FLAGS.text)  # the student's tokenizer, as in the parent
+        time_tf(run, role, model, tokenizer, config, threads, inputs)
+    B.write_json(FLAGS.output_json, {"latency": run.latency})
+
+
+# -- main --------------------------------------------------------------------------------
+
+def main(argv):
+    del argv
+    tf_threads = [int(t) for t in FLAGS.tf_threads]
+    B.pin_tf_threads(tf_threads[0])
+    if FLAGS.tf_only_child:
+        return main_child()
+    machine = B.machine_info()
+    run = Run()
+    work_dir = FLAGS.work_dir or tempfile.mkdtemp(prefix="bench_latency_")
+    os.makedirs(work_dir, exist_ok=True)
+    try:
+        vocab_file, vocab_description = B.resolve_vocab(FLAGS.vocab_file, work_dir, FLAGS.vocab_size)
+        text, text_description = B.resolve_text(FLAGS.text)
+        B.log("== matmul rates")
+        rates = measure_rates(run)
+        B.log("== models")
+        loaded = {role: load_or_build(role, directory, work_dir, vocab_file)
+                  for role, directory in (("student", FLAGS.student_dir), ("teacher", FLAGS.teacher_dir))}
+        inputs = build_inputs(loaded["student"][1], text)
+        inputs["calibration_file"] = os.path.join(work_dir, "calibration.txt")
+        B.write_text(inputs["calibration_file"], "\n".join(inputs["calibration"]) + "\n")
+        models = {role: model_summary(model, config, directory, description, inputs)
+                  for role, (model, _, config, directory, _, description) in loaded.items()}
+        for role in ("student", "teacher"):
+            B.log(f"== {role}: TensorFlow, {tf_threads[0]} thread(s)")
+            model, tokenizer, config, _, _, _ = loaded[role]
+            time_tf(run, role, model, tokenizer, config, tf_threads[0], inputs)
+        # Priority order: every student artifact, then the teacher's as the budget allows.
+        plan = [("student", "saved_model")] * FLAGS.saved_model + [("student", v) for v in FLAGS.student_tflite]
+        plan += [("teacher", "saved_model")] * FLAGS.saved_model + [("teacher", v) for v in FLAGS.teacher_tflite]
+        # Seconds of budget a teacher artifact needs left to be started (export + timing), roughly.
+        reserve = {"teacher": {"saved_model": 60, "float32": 150, "dynamic_int8": 150, "full_int8": 240}}
+        for role, artifact in plan:
+            need = 0 if FLAGS.quick else reserve.get(role, {}).get(artifact, 0)
+            if run.budget.left() < need:
+                run.skip(f"{role} {artifact}", f"{run.budget.left():.0f} s of the time budget left, "
+                                               f"~{need} s needed")
+                continue
+            B.log(f"== {role}: {artifact}")
+            _, tokenizer, _, _, export_dir, _ = loaded[role]
+            if artifact == "saved_model":
+                time_saved_model(run, role, export_dir, tokenizer, tf_threads[0], inputs, models[role])
+            else:
+                time_tflite(run, role, export_dir, artifact, inputs, models[role])
+        del loaded
+        for threads in tf_threads[1:]:
+            if run.budget.left() < (0 if FLAGS.quick else 60):
+                run.skip(f"tf at {threads} threads", "time budget spent")
+                continue
+            tf_child(run, threads, models["teacher"]["model_dir"], models["student"]["model_dir"], vocab_file, text,
+                     work_dir)
+        ratios, goals = ratios_and_goals(run, models, inputs)
+        result = {
+            "tool": "bench_latency", "schema_version": 1, "created": B.now(), "machine": machine,
+            "warning": B.busy_warning(machine),
+            "settings": {"quick": FLAGS.quick, "tf_threads": tf_threads,
+                         "tflite_threads": [int(t) for t in FLAGS.tflite_threads],
+                         "teacher_tflite_threads": [int(t) for t in FLAGS.teacher_tflite_threads],
+                         "lengths": [int(x) for x in FLAGS.lengths],
+                         "batch_size": FLAGS.batch_size, "sentence_words": FLAGS.sentence_words,
+                         "time_budget_s": FLAGS.time_budget_s, "max_seconds": FLAGS.max_seconds,
+                         "min_runs": FLAGS.min_runs, "warmup": FLAGS.warmup, "vocab": vocab_description,
+                         "text": text_description},
+            "artifacts": {"built_by": "export.saved_model.export_saved_model, export.tflite.export_tflite "
+                                      "(quantize none = float32, dynamic_int8, full_int8); run with "
+                                      "export.runtime.TFLiteTagger", "reused": run.reused, "phases": run.phases},
+            "models": models, "inputs": inputs["described"], "rates": rates, "latency": run.latency,
+            "floors": floors(run, models, rates), "ratios": ratios, "goals": goals, "skipped": run.skipped,
+            "elapsed_s": run.budget.elapsed(),
+        }
+        text_md = markdown(result)
+        print(text_md)
+        if FLAGS.output_json:
+            B.write_json(FLAGS.output_json, result)
+        if FLAGS.output_md:
+            B.write_text(FLAGS.output_md, text_md)
+    finally:
+        if not FLAGS.work_dir:
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,401 @@
+"""Shared pieces of the benchmark tools: inputs, random model directories, artifacts, timing, output.
+
+Nothing here imports TensorFlow at module load, so a tool can pin TensorFlow's
+thread pools (`pin_tf_threads`) before the runtime starts.
+
+Artifacts are built with the project's exporters (`export.saved_model.export_saved_model`,
+`export.tflite.export_tflite`) and run with `export.runtime.TFLiteTagger`.
+"""
+from __future__ import annotations
+
+import datetime
+import glob
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+from tagger.markdown import fmt, markdown_table  # noqa: F401,E402  (re-exported)
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_DATA = os.path.normpath(os.environ.get("TAGGER_SHARED_DATA", os.path.join(REPO, "..", "shared", "data")))
+MBERT_VOCAB = os.path.join(SHARED_DATA, "vocab", "mbert_cased_vocab.txt")
+MBERT_VOCAB_SIZE = 119547
+SHARED_TEXT = os.path.join(SHARED_DATA, "unlabeled", "*.txt")
+SAMPLE_TEXT = os.path.join(REPO, "tagger", "sample", "unlabeled", "*.txt")
+SAMPLE_VOCAB = os.path.join(REPO, "tagger", "sample", "vocab.txt")
+UPOS_LABELS = ["<unk>", "ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON",
+               "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X"]
+TFLITE_VARIANTS = ("float32", "dynamic_int8", "full_int8")
+
+
+# -- threads -----------------------------------------------------------------------
+
+def pin_tf_threads(threads: int) -> None:
+    """Intra- and inter-op pools of `threads` each; must run before TensorFlow executes anything."""
+    import tensorflow as tf
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+# -- machine ------------------------------------------------------------------------
+
+def machine_info() -> dict:
+    """CPU model, cores, the SIMD features int8 speed depends on, load, package versions."""
+    info = {"platform": platform.platform(), "python": platform.python_version(),
+            "logical_cpus": os.cpu_count(), "usable_cpus": len(os.sched_getaffinity(0)),
+            "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpuinfo = f.read()
+        model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines()
+                      if line.startswith("model name")), None)
+        flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines()
+                      if line.startswith("flags")), [])
+        info["cpu_model"] = model
+        info["cpu_features"] = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx_vnni",
+                                            "amx_tile", "amx_int8", "amx_bf16") if f in flags]
+    except OSError:
+        info["cpu_model"] = platform.processor()
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as f:
+            info["memory_gib"] = round(int(f.readline().split()[1]) / 2 ** 20, 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    from importlib import metadata
+    versions = {}
+    for package in ("tensorflow", "tf-keras", "tf-models-official", "tensorflow-text", "ai-edge-litert", "numpy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    info["versions"] = versions
+    return info
+
+
+def busy_warning(machine: dict) -> str | None:
+    load = machine.get("load_average_1_5_15", [0])[0]
+    cpus = machine.get("usable_cpus") or 1
+    if load > 0.5 * cpus:
+        return (f"load average {load} on {cpus} CPUs when the run started: other work was running, "
+                f"so timings are not reliable")
+    return None
+
+
+# -- inputs -------------------------------------------------------------------------
+
+def synthetic_vocab(path: str, size: int = MBERT_VOCAB_SIZE) -> str:
+    """A vocab of exactly `size` tokens: the sample vocabulary (real words), then filler pieces."""
+    from tagger.data.wordpiece import load_vocab
+    tokens = load_vocab(SAMPLE_VOCAB)
+    seen = set(tokens)
+    i = 0
+    while len(tokens) < size:
+        for candidate in (f"syn{i}", f"##syn{i}"):
+            if candidate not in seen and len(tokens) < size:
+                tokens.append(candidate)
+                seen.add(candidate)
+        i += 1
+    tokens = tokens[:size]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(tokens) + "\n")
+    return path
+
+
+def resolve_vocab(vocab_file: str | None, scratch_dir: str, size: int = MBERT_VOCAB_SIZE) -> tuple[str, str]:
+    """(path, description): the given vocab, else mBERT's cased vocab, else a synthetic one of `size` tokens."""
+    if vocab_file:
+        return vocab_file, vocab_file
+    if os.path.exists(MBERT_VOCAB):
+        return MBERT_VOCAB, "mBERT cased vocab (../shared/data/vocab)"
+    path = synthetic_vocab(os.path.join(scratch_dir, "synthetic_vocab.txt"), size)
+    return path, f"synthetic vocab of {size} tokens (mBERT vocab not found at {MBERT_VOCAB})"
+
+
+def resolve_text(patterns: str | None) -> tuple[str, str]:
+    if patterns:
+        return patterns, patterns
+    if glob.glob(SHARED_TEXT):
+        return SHARED_TEXT, "../shared/data/unlabeled/*.txt"
+    return SAMPLE_TEXT, "tagger/sample/unlabeled/*.txt (../shared/data/unlabeled not found)"
+
+
+def text_words(patterns: str, prefer: str = "en.txt", limit: int = 20000) -> list[str]:
+    """Whitespace words of running text, from the `prefer` file when present (natural wordpiece ratio)."""
+    from tagger.data.corpus import expand_globs
+    files = expand_globs(patterns)
+    preferred = [f for f in files if os.path.basename(f) == prefer]
+    words: list[str] = []
+    for path in preferred or files:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                words.extend(line.split())
+                if len(words) >= limit:
+                    return words
+    return words
+
+
+class SentenceMaker:
+    """Builds raw sentences of a given number of words, or of exactly N wordpieces, from running text."""
+
+    def __init__(self, tokenizer, words: list[str]):
+        import numpy as np
+        import tensorflow as tf
+        self.tokenizer = tokenizer
+        if not words:
+            raise ValueError("no text to build sentences from")
+        self.words = words
+        counts = tokenizer.text_to_pieces(tf.constant(words))["sentence_piece_counts"].numpy()
+        self.piece_counts = np.asarray(counts)
+
+    def words_sentence(self, n: int, start: int = 0) -> str:
+        picked = [self.words[(start + i) % len(self.words)] for i in range(n)]
+        return " ".join(picked)
+
+    def pieces_sentence(self, pieces: int, start: int = 0) -> str:
+        """Consecutive words, skipping any that would overshoot, until exactly `pieces` wordpieces."""
+        picked, total = [], 0
+        for i in range(start, start + 50 * len(self.words)):
+            j = i % len(self.words)
+            count = int(self.piece_counts[j])
+            if 0 < count and total + count <= pieces:
+                picked.append(self.words[j])
+                total += count
+            if total == pieces:
+                return " ".join(picked)
+        raise ValueError(f"could not build a sentence of exactly {pieces} wordpieces")
+
+    def describe(self, sentence: str) -> dict:
+        """Words as BERT splits them, wordpieces and the window length ([CLS]/[SEP] included) a batch of one gets."""
+        import tensorflow as tf
+        features = self.tokenizer.encode_text(tf.constant([sentence]))
+        return {"text": sentence, "whitespace_words": len(sentence.split()),
+                "words": int(features["num_words"].numpy()[0]),
+                "wordpieces": int(features["sentence_piece_counts"].numpy()[0]),
+                "windows": int(features["input_word_ids"].shape[0]),
+                "window_length": int(features["input_word_ids"].shape[1])}
+
+
+# -- models -------------------------------------------------------------------------
+
+def define_model_flags(teacher: bool = True, student: bool = True) -> None:
+    """Flags for the random-weight models: mBERT-sized teacher and MiniBERT student by default."""
+    from absl import flags
+    if teacher:
+        flags.DEFINE_integer("teacher_layers", 12, "Random teacher: layers.")
+        flags.DEFINE_integer("teacher_hidden_size", 768, "Random teacher: hidden size.")
+        flags.DEFINE_integer("teacher_heads", 12, "Random teacher: attention heads.")
+        flags.DEFINE_integer("teacher_intermediate_size", 3072, "Random teacher: feed-forward size.")
+    if student:
+        flags.DEFINE_integer("student_layers", 3, "Student (MiniBERT): layers.")
+        flags.DEFINE_integer("student_hidden_size", 256, "Student: hidden size.")
+        flags.DEFINE_integer("student_heads", 4, "Student: attention heads.")
+        flags.DEFINE_integer("student_intermediate_size", 1024, "Student: feed-forward size.")
+        flags.DEFINE_integer("student_embedding_width", None, "Student: factorised embedding width.")
+    flags.DEFINE_string("vocab_file", None, "Vocab for random models; default: mBERT cased, else a synthetic "
+                        f"vocab of --vocab_size tokens.")
+    flags.DEFINE_integer("vocab_size", MBERT_VOCAB_SIZE, "Size of the synthetic vocab when no vocab is found.")
+
+
+def teacher_config_from_flags(vocab_size: int) -> tuple[dict, str]:
+    from absl import flags
+    from tagger.models.encoders import bert_config
+    f = flags.FLAGS
+    return (bert_config(vocab_size, f.teacher_hidden_size, f.teacher_layers, f.teacher_heads,
+                        f.teacher_intermediate_size),
+            f"random weights, {f.teacher_layers}L/{f.teacher_hidden_size}H/{f.teacher_heads}A/"
+            f"{f.teacher_intermediate_size}, vocab {vocab_size}")
+
+
+def student_config_from_flags(vocab_size: int) -> tuple[dict, str]:
+    from absl import flags
+    from tagger.models.students import minibert_config
+    f = flags.FLAGS
+    return (minibert_config(vocab_size, f.student_layers, f.student_hidden_size, f.student_heads,
+                            f.student_intermediate_size, embedding_width=f.student_embedding_width),
+            f"MiniBERT {f.student_layers}L/{f.student_hidden_size}H/{f.student_heads}A/"
+            f"{f.student_intermediate_size}" + (f", embedding width {f.student_embedding_width}"
+                                                 if f.student_embedding_width else "") + f", vocab {vocab_size}")
+
+
+def write_random_model_dir(directory: str, encoder_config: dict, label_lists: dict[str, list[str]],
+                           vocab_file: str, max_seq_length: int = 128, seed: int = 0):
+    """A self-contained model directory with random weights (config, vocab.txt, checkpoints/).
+
+    Written the way `tagger.distill` writes its final student, so the exporters and
+    `load_model_dir` read it like a trained one. Returns (model, tokenizer, config).
+    """
+    import tensorflow as tf
+    import tf_keras
+    from tagger.data.wordpiece import WordPieceTokenizer, load_vocab
+    from tagger.models.encoders import build_encoder
+    from tagger.models.tagger import Tagger, checkpoint_dir, make_config, prepare_model_dir
+    tf_keras.utils.set_random_seed(seed)
+    tokenizer = WordPieceTokenizer(load_vocab(vocab_file), max_seq_length=max_seq_length)
+    config = prepare_model_dir(directory, make_config(encoder_config, label_lists, tokenizer, "random:benchmark"),
+                               vocab_file)
+    model = Tagger(build_encoder(encoder_config), label_lists).build_variables()
+    tf.train.CheckpointManager(tf.train.Checkpoint(model=model), checkpoint_dir(directory),
+                               max_to_keep=1).save(checkpoint_number=0)
+    return model, tokenizer, config
+
+
+def param_counts(model) -> dict:
+    """Parameters by part. 'embedding' = word + position + type tables, their LayerNorm and projection."""
+    from tagger.models.encoders import canonical_name
+    counts = {"word_embeddings": 0, "other_embeddings": 0, "encoder_layers": 0, "heads": 0, "pooler_unused": 0}
+    head_refs = {v.ref() for head in model.heads.values() for v in head.weights}
+    for variable in model.weights:
+        size = int(variable.shape.num_elements())
+        name = canonical_name(variable.name) or ""
+        if variable.ref() in head_refs:
+            counts["heads"] += size
+        elif name.startswith("word_embeddings/"):
+            counts["word_embeddings"] += size
+        elif name.startswith(("position_embedding/", "type_embeddings/", "embeddings/", "embedding_projection/")):
+            counts["other_embeddings"] += size
+        elif name.startswith("pooler_transform/"):
+            counts["pooler_unused"] += size
+        else:
+            counts["encoder_layers"] += size
+    counts["embedding"] = counts["word_embeddings"] + counts["other_embeddings"]
+    counts["non_embedding"] = counts["encoder_layers"] + counts["heads"]
+    counts["total"] = counts["embedding"] + counts["non_embedding"] + counts["pooler_unused"]
+    return counts
+
+
+def forward_flops(config: dict, length: int, num_labels: int, batch: int = 1) -> int:
+    """Multiply-add FLOPs (2 per MAC) of one forward pass over `batch` windows of `length` wordpieces.
+
+    Counts the matrix multiplies (projections, attention scores and mixing, feed-forward, heads);
+    lookups, LayerNorm, softmax and GELU are left out (a few percent).
+    """
+    n = batch * length
+    if config["type"] == "bilstm":
+        e, u = config["embedding_width"], config["lstm_units"]
+        return int(2 * 2 * 4 * n * (e + u) * u + 2 * n * 2 * u * num_labels)
+    h, inner, layers = config["hidden_size"], config["intermediate_size"], config["num_layers"]
+    e = config.get("embedding_width") or h
+    per_layer = 2 * n * h * 3 * h + 2 * 2 * batch * length * length * h + 2 * n * h * h + 2 * 2 * n * h * inner
+    projection = 2 * n * e * h if e != h else 0
+    return int(layers * per_layer + projection + 2 * n * h * num_labels)
+
+
+def path_size(path: str) -> int:
+    """Bytes of a file, or of everything under a directory."""
+    from export.pipeline import directory_size
+    return directory_size(path)
+
+
+# -- artifacts ------------------------------------------------------------------------
+# Built with the exporters in export/ (the artifacts users ship), named as in export.tflite:
+# our variant "float32" is its quantize mode "none".
+
+EXPORT_QUANTIZE = {"float32": "none", "dynamic_int8": "dynamic_int8", "full_int8": "full_int8"}
+
+
+def shadow_model_dir(model_dir: str, directory: str) -> str:
+    """A model directory under `directory` linking to `model_dir`'s config, vocab and checkpoints, so
+    exports of a real model land in the benchmark's work dir, not in the model's own export/."""
+    from tagger.models.tagger import CONFIG_FILE, read_config
+    config = read_config(model_dir)
+    os.makedirs(directory, exist_ok=True)
+    for name in (CONFIG_FILE, config["tokenizer"]["vocab_file"], "checkpoints"):
+        os.symlink(os.path.abspath(os.path.join(model_dir, name)), os.path.join(directory, name))
+    return directory
+
+
+def saved_model(model_dir: str, reuse_from: str | None = None) -> tuple[str, bool]:
+    """(SavedModel version dir, reused): `reuse_from`'s newest export if it has one, else a fresh export
+    of `model_dir` into its export/saved_model/."""
+    from export.saved_model import export_saved_model, latest_saved_model
+    if reuse_from:
+        try:
+            return latest_saved_model(reuse_from), True
+        except ValueError:
+            pass
+    return export_saved_model(model_dir, overwrite=True, verbose=False), False
+
+
+def tflite_model(model_dir: str, variant: str, calibration_file: str, calibration_sentences: int,
+                 reuse_from: str | None = None) -> tuple[str, bool]:
+    """(.tflite path, reused): `reuse_from`/export/tagger_<quantize>.tflite if it exists, else a fresh
+    export of `model_dir` (full_int8 calibrated on the sentences in `calibration_file`)."""
+    from export.tflite import export_tflite, tflite_path
+    if variant not in EXPORT_QUANTIZE:
+        raise ValueError(f"TFLite variant must be one of {', '.join(TFLITE_VARIANTS)}, not {variant!r}")
+    if reuse_from and os.path.exists(tflite_path(reuse_from, EXPORT_QUANTIZE[variant])):
+        return tflite_path(reuse_from, EXPORT_QUANTIZE[variant]), True
+    return export_tflite(model_dir, EXPORT_QUANTIZE[variant], calibration_data=calibration_file,
+                         calibration_sentences=calibration_sentences, verbose=False), False
+
+
+def checkpoint_size(model_dir: str) -> int:
+    """Bytes of the latest checkpoint (not every checkpoint kept)."""
+    from export.pipeline import checkpoint_size as size
+    return size(model_dir)
+
+
+# -- timing -------------------------------------------------------------------------
+
+class Budget:
+    """Wall-clock budget for a whole run; measurements shrink and optional steps are skipped near the end."""
+
+    def __init__(self, seconds: float):
+        self.start = time.perf_counter()
+        self.seconds = seconds
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def left(self) -> float:
+        return self.seconds - self.elapsed()
+
+
+def measure(fn, *, warmup: int = 3, min_runs: int = 5, max_runs: int = 1000, max_seconds: float = 2.0) -> dict:
+    """Median (and spread) of `fn()` wall times after `warmup` calls; stops at max_runs or max_seconds
+    once min_runs are done."""
+    for i in range(warmup):
+        t0 = time.perf_counter()
+        fn()
+        if i >= 1 and time.perf_counter() - t0 > 0.25:  # slow calls: two warm-ups are enough
+            break
+    times = []
+    begin = time.perf_counter()
+    while len(times) < max_runs and (len(times) < min_runs or time.perf_counter() - begin < max_seconds):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    q = lambda p: times[min(len(times) - 1, int(p * (len(times) - 1) + 0.5))]
+    return {"median_ms": 1000 * statistics.median(times), "p10_ms": 1000 * q(0.1), "p90_ms": 1000 * q(0.9),
+            "min_ms": 1000 * times[0], "runs": len(times)}
+
+
+# -- output -------------------------------------------------------------------------
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def write_json(path: str, value) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(value, f, indent=2, ensure_ascii=False, default=float)
+        f.write("\n")
+
+
+def write_text(path: str, text: str) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def mib(size_bytes: int | None) -> float | None:
+    return None if size_bytes is None else size_bytes / 2 ** 20
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

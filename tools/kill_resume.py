@@ -1,0 +1,409 @@
+#!/usr/bin/env python3
+"""Kill/resume check: a training job SIGKILLed at random moments must end exactly as an uninterrupted one.
+
+  python tools/kill_resume.py --kills=10 --seed=0 --work_dir=/tmp/kr --output=kr.json -- \\
+      python -m tagger.finetune --init=config:CFG.json --vocab_file=tagger/sample/vocab.txt \\
+      --train_data='tagger/sample/ud/en_sample/*-train.conllu' --dev_data=... --tasks=upos \\
+      --train_steps=40 --max_seq_length=32 --checkpoint_every=5 --seed=1
+
+1. Runs the command (with `--model_dir=WORK/reference` appended) to completion.
+2. Runs it again into `WORK/interrupted`. Every time the process has written at least
+   one new checkpoint (a new `*.index` under the model dir), waits a random delay and
+   SIGKILLs its whole process group, then starts it again; after `--kills` kills it
+   lets the run finish. It must exit 0.
+3. After every kill, checks that nothing on disk is half-written: every checkpoint a
+   `checkpoint` state file names reads back whole (each tensor, with its CRC), every
+   `*.json` parses.
+4. Compares the two model dirs: every `metrics/*.json` for exact equality, the final
+   checkpoint in `checkpoints/` variable by variable (bitwise), and, for distillation,
+   the dev loss each finished sub-stage recorded in `done.json`.
+
+The report (JSON) lists the kills (delay, the checkpoint the job would resume from),
+the comparison, and a one-line markdown summary. Exit status 0 iff the run survived
+every kill and everything compared equal.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import hashlib
+import json
+import os
+import random
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+# Written by every save, so excluded from the comparison: it counts saves, which differ
+# between a run with restarts and one without; it is not training state.
+IGNORED_VARIABLES = ("save_counter/.ATTRIBUTES/VARIABLE_VALUE", "_CHECKPOINTABLE_OBJECT_GRAPH")
+POLL_SECONDS = 0.01
+
+
+def source_fingerprint(root: str) -> str:
+    """Hash of the code a run executes (`*.py`, `*.flags` under `root`; tests, tools, virtualenvs aside).
+
+    Taken before and after each run: when someone edits the code while the check runs, the two
+    runs execute different programs and their comparison means nothing.
+    """
+    digest = hashlib.sha256()
+    skip = {"tests", "tools", "runs", "node_modules", "__pycache__", "build"}
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith(".") and d not in skip)
+        for name in sorted(files):
+            if name.endswith((".py", ".flags")):
+                path = os.path.join(directory, name)
+                digest.update(os.path.relpath(path, root).encode() + b"\0")
+                with open(path, "rb") as f:
+                    digest.update(f.read() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _with_model_dir(command: list[str], model_dir_flag: str, model_dir: str) -> list[str]:
+    kept = [arg for arg in command if not arg.startswith(model_dir_flag + "=")]
+    return kept + [f"{model_dir_flag}={model_dir}"]
+
+
+def checkpoint_files(model_dir: str, watch: str = "**/*.index") -> set[str]:
+    """Checkpoint indexes (`ckpt-N.index`, `weights.index`, ...) under `model_dir` matching `watch`."""
+    return set(glob.glob(os.path.join(model_dir, watch), recursive=True))
+
+
+def _step_of(prefix: str) -> int | None:
+    tail = prefix.rsplit("-", 1)
+    return int(tail[1]) if len(tail) == 2 and tail[1].isdigit() else None
+
+
+def latest_checkpoint(model_dir: str) -> dict | None:
+    """The newest checkpoint a resumed job would restore: its directory (relative) and step."""
+    import tensorflow as tf
+    newest = None
+    for state in glob.glob(os.path.join(model_dir, "**", "checkpoint"), recursive=True):
+        prefix = tf.train.latest_checkpoint(os.path.dirname(state))
+        if prefix and (newest is None or os.path.getmtime(prefix + ".index") > newest[0]):
+            newest = (os.path.getmtime(prefix + ".index"), prefix)
+    if newest is None:
+        return None
+    return {"checkpoint": os.path.relpath(newest[1], model_dir), "step": _step_of(newest[1])}
+
+
+def read_checkpoint(prefix: str) -> dict:
+    """`{name: numpy array}` of every tensor in a checkpoint (the reader checks each tensor's CRC)."""
+    import tensorflow as tf
+    reader = tf.train.load_checkpoint(prefix)
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()}
+
+
+def check_on_disk(model_dir: str) -> dict:
+    """Nothing half-written: the latest checkpoint of every checkpoint directory (and any other
+    it lists that still exists) reads back whole; every JSON file parses. Also lists leftover
+    temporary files (`*.tmp` of an interrupted atomic JSON write, `*_temp` of a killed save)."""
+    import tensorflow as tf
+    problems, checked = [], 0
+    stale = []
+    for state in glob.glob(os.path.join(model_dir, "**", "checkpoint"), recursive=True):
+        directory = os.path.dirname(state)
+        try:
+            names = tf.train.get_checkpoint_state(directory)
+        except Exception as e:  # noqa: BLE001 - a report, not a crash
+            problems.append(f"{state}: unreadable state file ({e})")
+            continue
+        if names is None or not names.model_checkpoint_path:
+            problems.append(f"{state}: names no checkpoint")
+            continue
+        latest = names.model_checkpoint_path
+        for prefix in dict.fromkeys([latest, *names.all_model_checkpoint_paths]):
+            path = prefix if os.path.isabs(prefix) else os.path.join(directory, prefix)
+            if prefix != latest and not os.path.exists(path + ".index"):
+                # CheckpointManager records the new checkpoint, deletes the oldest (index first),
+                # then records again: killed in between, the list still names the deleted one.
+                stale.append(os.path.relpath(path, model_dir))
+                continue
+            try:
+                read_checkpoint(path)
+                checked += 1
+            except Exception as e:  # noqa: BLE001
+                problems.append(f"{path}: does not read back ({type(e).__name__}: {str(e)[:200]})")
+    for done in glob.glob(os.path.join(model_dir, "**", "done.json"), recursive=True):
+        with open(done, encoding="utf-8") as f:
+            record = json.load(f)
+        weights = record.get("weights_after")
+        try:
+            read_checkpoint(weights)
+            checked += 1
+        except Exception as e:  # noqa: BLE001
+            problems.append(f"{done}: weights {weights} do not read back ({type(e).__name__})")
+    json_files = glob.glob(os.path.join(model_dir, "**", "*.json"), recursive=True)
+    for path in json_files:
+        try:
+            with open(path, encoding="utf-8") as f:
+                json.load(f)
+        except (OSError, ValueError) as e:
+            problems.append(f"{path}: not valid JSON ({e})")
+    leftovers = [os.path.relpath(p, model_dir) for pattern in ("*.tmp", "*_temp*")
+                 for p in glob.glob(os.path.join(model_dir, "**", pattern), recursive=True)]
+    return {"checkpoints_read": checked, "json_files": len(json_files), "problems": problems,
+            "stale_list_entries": stale, "temp_files_left": leftovers}
+
+
+def _final_checkpoint(model_dir: str) -> str | None:
+    import tensorflow as tf
+    return tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
+
+
+def compare_runs(reference: str, interrupted: str) -> dict:
+    """Exact comparison of metrics JSON, final checkpoint variables and sub-stage dev losses."""
+    import numpy as np
+    result: dict = {"metrics": {}, "checkpoint": {}, "stages": {}}
+    ref_metrics = sorted(os.path.relpath(p, reference) for p in glob.glob(os.path.join(reference, "**", "metrics",
+                                                                                        "*.json"), recursive=True))
+    for name in ref_metrics:
+        other = os.path.join(interrupted, name)
+        with open(os.path.join(reference, name), encoding="utf-8") as f:
+            expected = json.load(f)
+        if not os.path.exists(other):
+            result["metrics"][name] = {"equal": False, "why": "missing in the interrupted run"}
+            continue
+        with open(other, encoding="utf-8") as f:
+            found = json.load(f)
+        entry = {"equal": expected == found}
+        if not entry["equal"]:
+            entry["reference"], entry["interrupted"] = expected, found
+        result["metrics"][name] = entry
+
+    ref_ckpt, int_ckpt = _final_checkpoint(reference), _final_checkpoint(interrupted)
+    if ref_ckpt and int_ckpt:
+        a, b = read_checkpoint(ref_ckpt), read_checkpoint(int_ckpt)
+        names = sorted(n for n in set(a) | set(b) if n not in IGNORED_VARIABLES)
+        different = []
+        for name in names:
+            if name not in a or name not in b:
+                different.append({"variable": name, "why": "missing in one run"})
+            elif a[name].shape != b[name].shape or a[name].tobytes() != b[name].tobytes():
+                entry = {"variable": name}
+                if a[name].dtype.kind == "f" and a[name].shape == b[name].shape:
+                    entry["max_abs_diff"] = float(np.max(np.abs(a[name] - b[name])))
+                different.append(entry)
+        result["checkpoint"] = {"reference": os.path.relpath(ref_ckpt, reference),
+                                "interrupted": os.path.relpath(int_ckpt, interrupted),
+                                "variables": len(names), "different": different[:50],
+                                "num_different": len(different), "equal": not different,
+                                "ignored": list(IGNORED_VARIABLES)}
+    else:
+        result["checkpoint"] = {"equal": ref_ckpt is None and int_ckpt is None,
+                                "why": "no final checkpoint in " + ("both" if not (ref_ckpt or int_ckpt) else
+                                                                    "one run")}
+
+    for done in sorted(glob.glob(os.path.join(reference, "**", "done.json"), recursive=True)):
+        name = os.path.relpath(os.path.dirname(done), reference)
+        other = os.path.join(interrupted, name, "done.json")
+        with open(done, encoding="utf-8") as f:
+            expected = json.load(f).get("dev_loss")
+        found = None
+        if os.path.exists(other):
+            with open(other, encoding="utf-8") as f:
+                found = json.load(f).get("dev_loss")
+        result["stages"][name] = {"dev_loss": expected, "interrupted_dev_loss": found, "equal": expected == found}
+
+    result["equal"] = (all(m["equal"] for m in result["metrics"].values()) and bool(result["metrics"])
+                       and result["checkpoint"].get("equal", False)
+                       and all(s["equal"] for s in result["stages"].values()))
+    return result
+
+
+def _training_window(model_dir: str, command: list[str], log_path: str, env: dict | None,
+                     timeout: float, cwd: str | None = None) -> tuple[int, float, float]:
+    """Runs to completion, timing the stretch from the first to the last checkpoint written."""
+    start = time.monotonic()
+    first = last = None
+    seen: set[str] = set()
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                                   start_new_session=True)
+        while process.poll() is None:
+            found = checkpoint_files(model_dir)
+            if found - seen:
+                seen |= found
+                last = time.monotonic()
+                first = first or last
+            if time.monotonic() - start > timeout:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+                raise subprocess.TimeoutExpired(command, timeout)
+            time.sleep(POLL_SECONDS)
+    end = time.monotonic()
+    return process.returncode, end - start, (last - first) if first else 0.0
+
+
+def _resume_evidence(log_path: str, model_dir: str) -> tuple[list[str], int]:
+    """From the restarts' output: what each resumed from (`[desc] resumed from PATH at step N`)
+    and how many finished distillation sub-stages were skipped (`already done`)."""
+    import re
+    with open(log_path, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+    resumed = [f"{os.path.relpath(path, model_dir)} (step {step})"
+               for path, step in re.findall(r"resumed from (\S+) at step (\d+)", text)]
+    return resumed, len(re.findall(r"\] already done", text))
+
+
+def run_kill_resume(command: list[str], model_dir_flag: str = "--model_dir", kills: int = 10, seed: int = 0,
+                    work_dir: str | None = None, max_delay: float | None = None, env: dict | None = None,
+                    timeout: float = 1800.0, max_attempts: int | None = None, cwd: str | None = None,
+                    watch: str | list[str] = "**/*.index", verbose: bool = True) -> dict:
+    """Reference run, then the same run SIGKILLed `kills` times at random moments; compares them.
+
+    `watch`: glob (relative to the model dir) of the checkpoint files whose appearance arms a
+    kill; a list gives one glob per kill, e.g. `stages/logits/1-*/*.index` to kill inside a
+    given distillation sub-stage (so the restart both skips finished sub-stages and resumes
+    one mid-way).
+
+    `max_delay`: kills land uniform(0, max_delay) seconds after the attempt's first new
+    checkpoint; default: the reference run's first-to-last checkpoint time / (kills + 1), so
+    the kills spread over the training (restarts replay from the last checkpoint).
+    """
+    import tempfile
+    import tensorflow as tf  # noqa: F401  (imported once, up front, for the on-disk checks)
+
+    say = (lambda *a: print("[kill_resume]", *a, file=sys.stderr, flush=True)) if verbose else (lambda *a: None)
+    work_dir = os.path.abspath(work_dir or tempfile.mkdtemp(prefix="kill_resume_"))
+    os.makedirs(work_dir, exist_ok=True)
+    reference, interrupted = os.path.join(work_dir, "reference"), os.path.join(work_dir, "interrupted")
+    for directory in (reference, interrupted):
+        if os.path.exists(directory) and os.listdir(directory):
+            raise ValueError(f"{directory} exists and is not empty; give a fresh --work_dir")
+    rng = random.Random(seed)
+    report: dict = {"command": command, "work_dir": work_dir, "kills_requested": kills, "seed": seed}
+    code_root = os.path.abspath(cwd or os.getcwd())
+    fingerprints = [source_fingerprint(code_root)]
+
+    say("reference run:", shlex.join(_with_model_dir(command, model_dir_flag, reference)))
+    code, seconds, window = _training_window(reference, _with_model_dir(command, model_dir_flag, reference),
+                                             os.path.join(work_dir, "reference.log"), env, timeout, cwd)
+    report["reference"] = {"exit_code": code, "seconds": round(seconds, 1), "training_window_s": round(window, 2)}
+    if code != 0:
+        report.update(ok=False, error=f"reference run exited {code}; see {work_dir}/reference.log")
+        report["summary"] = f"| kill/resume | reference run failed (exit {code}) |"
+        return report
+    if max_delay is None:
+        max_delay = max(window / (kills + 1), 0.05)
+    report["max_delay_s"] = round(max_delay, 3)
+
+    interrupted_command = _with_model_dir(command, model_dir_flag, interrupted)
+    log_path = os.path.join(work_dir, "interrupted.log")
+    events, checks, attempts = [], [], 0
+    max_attempts = max_attempts or kills + 20
+    started = time.monotonic()
+    say(f"interrupted run, {kills} kills, delays uniform(0, {max_delay:.2f}) s after a new checkpoint")
+    while True:
+        attempts += 1
+        if attempts > max_attempts:
+            report.update(ok=False, error=f"gave up after {max_attempts} attempts")
+            break
+        fingerprints.append(source_fingerprint(code_root))
+        kill_watch = watch if isinstance(watch, str) else watch[len(events) % len(watch)]
+        before = checkpoint_files(interrupted, kill_watch)
+        kill_at = None
+        delay = rng.uniform(0, max_delay) if len(events) < kills else None
+        attempt_start = time.monotonic()
+        with open(log_path, "ab") as log:
+            log.write(f"\n=== attempt {attempts}\n".encode())
+            log.flush()
+            process = subprocess.Popen(interrupted_command, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                       cwd=cwd, start_new_session=True)
+            while process.poll() is None:
+                now = time.monotonic()
+                if now - started > timeout:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+                    raise subprocess.TimeoutExpired(interrupted_command, timeout)
+                if delay is not None and kill_at is None and checkpoint_files(interrupted, kill_watch) - before:
+                    kill_at = now + delay
+                if kill_at is not None and now >= kill_at:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+                    break
+                time.sleep(POLL_SECONDS)
+        code = process.returncode
+        if code == -signal.SIGKILL and kill_at is not None:
+            resume = latest_checkpoint(interrupted)
+            check = check_on_disk(interrupted)
+            checks.append(check)
+            events.append({"kill": len(events) + 1, "attempt": attempts, "watch": kill_watch,
+                           "delay_s": round(delay, 3),
+                           "after_s": round(time.monotonic() - attempt_start, 2),
+                           "resumes_from": resume, "on_disk_problems": check["problems"]})
+            say(f"kill {len(events)} at {resume}; on-disk check: "
+                f"{check['checkpoints_read']} checkpoints read, {len(check['problems'])} problem(s)")
+            continue
+        if code != 0:
+            report.update(ok=False, error=f"attempt {attempts} exited {code}; see {log_path}")
+        break
+    fingerprints.append(source_fingerprint(code_root))
+    report["code_changed_during_check"] = len(set(fingerprints)) > 1
+    if report["code_changed_during_check"]:
+        report.update(ok=False, error=f"the code under {code_root} changed while the check ran "
+                      f"(fingerprints {sorted(set(fingerprints))}); the runs are not comparable: rerun it")
+    report["resumed"], report["skipped_done"] = _resume_evidence(log_path, interrupted)
+    report["interrupted"] = {"attempts": attempts, "exit_code": code, "seconds": round(time.monotonic() - started, 1)}
+    report["kills"] = events
+    report["kills_survived"] = len(events) if code == 0 else max(len(events) - 1, 0)
+    report["half_written"] = [p for c in checks for p in c["problems"]]
+    report["stale_list_entries"] = sorted({p for c in checks for p in c["stale_list_entries"]})
+    report["temp_files_seen_after_kills"] = sorted({p for c in checks for p in c["temp_files_left"]})
+    report["temp_files_left_at_end"] = check_on_disk(interrupted)["temp_files_left"] if code == 0 else None
+    if code == 0:
+        report["comparison"] = compare_runs(reference, interrupted)
+        report["equal"] = report["comparison"]["equal"]
+    else:
+        report["equal"] = False
+    report.setdefault("ok", code == 0 and report["equal"] and not report["half_written"] and len(events) == kills)
+    steps = ", ".join(f"{e['resumes_from']['checkpoint']}" if e["resumes_from"] else "(no checkpoint)"
+                      for e in events)
+    verdict = ("NOT COMPARABLE (code changed during the check)" if report["code_changed_during_check"] else
+               "bit-identical" if report["equal"] else "DIFFERENT")
+    report["summary"] = (f"| kill/resume | {report['kills_survived']}/{kills} SIGKILLs survived "
+                         f"(resumed from: {steps or 'none'}) | metrics + final checkpoint "
+                         f"{verdict} to the uninterrupted run | "
+                         f"{len(report['half_written'])} half-written files |")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     usage="%(prog)s [options] -- COMMAND ...")
+    parser.add_argument("--kills", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--work_dir", default=None, help="Fresh directory for the two model dirs and logs.")
+    parser.add_argument("--model_dir_flag", default="--model_dir")
+    parser.add_argument("--max_delay", type=float, default=None,
+                        help="Seconds; default: reference first-to-last checkpoint time / (kills + 1).")
+    parser.add_argument("--timeout", type=float, default=3600.0)
+    parser.add_argument("--watch", action="append", default=None,
+                        help="Glob (under the model dir) of checkpoint files that arm a kill; repeat for one per "
+                             "kill, cycled. Default: any *.index.")
+    parser.add_argument("--output", default=None, help="Report JSON (default: WORK_DIR/kill_resume.json).")
+    parser.add_argument("--summary", default=None, help="Append the markdown summary line to this file.")
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("give the training command after --")
+    report = run_kill_resume(command, args.model_dir_flag, args.kills, args.seed, args.work_dir, args.max_delay,
+                             timeout=args.timeout, watch=args.watch or "**/*.index")
+    output = args.output or os.path.join(report["work_dir"], "kill_resume.json")
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    with open(output, "w", encoding="utf-8") as f:
+        json.dump(report, f, indent=2, default=str)
+        f.write("\n")
+    if args.summary:
+        with open(args.summary, "a", encoding="utf-8") as f:
+            f.write(report["summary"] + "\n")
+    print(report["summary"])
+    print(f"report: {output}")
+    return 0 if report.get("ok") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
