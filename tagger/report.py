@@ -32,14 +32,19 @@ import tagger  # noqa: F401
 from tagger import cli
 from tagger.markdown import fmt, markdown_table
 
-flags.DEFINE_string("model_dir", None, "The main model directory.")
-flags.DEFINE_multi_string("compare", [], "Other model directories to compare (repeat the flag).")
-flags.DEFINE_multi_string("bench_json", [], "Benchmark JSON from tools/bench_latency.py or tools/bench_distill.py.")
-flags.DEFINE_string("output_dir", None, "Where report.md and the PNGs go; default MODEL_DIR/report.")
-flags.DEFINE_string("split", "test", "Metrics split to report.")
-flags.DEFINE_string("task", None, "Task for the accuracy/latency/size plot; default upos if present, else the first.")
-flags.DEFINE_string("latency_input", "text_20w", "Benchmark input for the latency axis (batch 1).")
-flags.DEFINE_integer("latency_threads", 1, "Benchmark threads for the latency axis.")
+
+def define_flags():
+    """Flags of the binary (defined only when run as one, so tests and tools can import the library)."""
+    flags.DEFINE_string("model_dir", None, "The main model directory.")
+    flags.DEFINE_multi_string("compare", [], "Other model directories to compare (repeat the flag).")
+    flags.DEFINE_multi_string("bench_json", [], "Benchmark JSON from tools/bench_latency.py or tools/bench_distill.py.")
+    flags.DEFINE_string("output_dir", None, "Where report.md and the PNGs go; default MODEL_DIR/report.")
+    flags.DEFINE_string("split", "test", "Metrics split to report.")
+    flags.DEFINE_string("task", None, "Task for the accuracy/latency/size plot; default upos if present, else the first.")
+    flags.DEFINE_string("latency_input", "text_20w", "Benchmark input for the latency axis (batch 1).")
+    flags.DEFINE_integer("latency_threads", 1, "Benchmark threads for the latency axis.")
+
+
 FLAGS = flags.FLAGS
 
 LOW_RESOURCE = ("kk", "hy", "lt", "be", "mr", "ta")
@@ -432,4 +437,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     cli.run_main(main)
