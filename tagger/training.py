@@ -204,14 +204,3 @@ def train(state: TrainState, strategy: tf.distribute.Strategy,
     if not (manager.latest_checkpoint or "").endswith(f"-{final}"):
         manager.save(checkpoint_number=final, check_interval=False)
     return logged
-
-
-def latest_step(directory: str) -> int:
-    """Step number of the newest checkpoint in `directory` (0 if none)."""
-    path = tf.train.latest_checkpoint(directory)
-    return int(path.rsplit("-", 1)[1]) if path else 0
-
-
-def ensure_dir(path: str) -> str:
-    os.makedirs(path, exist_ok=True)
-    return path
