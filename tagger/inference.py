@@ -13,7 +13,7 @@ from tagger.data.wordpiece import WordPieceTokenizer, model_inputs, word_level
 WORDS_SPEC = tf.RaggedTensorSpec([None, None], tf.string, ragged_rank=1, row_splits_dtype=tf.int32)
 
 
-def word_logits(model, tokenizer: WordPieceTokenizer, features: dict) -> dict[str, tf.Tensor]:
+def word_logits(model, features: dict) -> dict[str, tf.Tensor]:
     """Per-word logits `[words, labels]` for each task, in word order."""
     logits = model(model_inputs(features), training=False)
     return {task: word_level(value, features["label_mask"]) for task, value in logits.items()}
@@ -30,7 +30,7 @@ class WordTagger:
         @tf.function(input_signature=[WORDS_SPEC])
         def top2(words):
             features = tokenizer.encode_words(words)
-            logits = word_logits(model, tokenizer, features)
+            logits = word_logits(model, features)
             return {task: tf.math.top_k(value, k=min(2, value.shape[-1])).indices for task, value in logits.items()}
 
         self._top2 = top2
