@@ -60,13 +60,13 @@ def test_svd_init_reproduces_top_subspace():
     np.testing.assert_allclose(basis @ basis.T, np.eye(8), atol=1e-5)
 
 
-def tiny_models(tasks=None):
+def tiny_models(tasks=None, vocab_size=50):
     tasks = tasks or {"upos": ["<unk>", "NOUN", "VERB"], "ner": ["<unk>", "O", "B-PER"]}
     teacher = Tagger(encoders.build_bert_encoder(encoders.bert_config(
-        vocab_size=50, hidden_size=16, num_layers=2, num_attention_heads=2, intermediate_size=32,
+        vocab_size=vocab_size, hidden_size=16, num_layers=2, num_attention_heads=2, intermediate_size=32,
         max_position_embeddings=32)), tasks).build_variables()
     student = Tagger(encoders.build_encoder(students.minibert_config(
-        50, num_layers=2, hidden_size=8, num_attention_heads=2, intermediate_size=16, max_position_embeddings=32,
+        vocab_size, num_layers=2, hidden_size=8, num_attention_heads=2, intermediate_size=16, max_position_embeddings=32,
         embedding_width=4)), tasks).build_variables()
     return teacher, student
 

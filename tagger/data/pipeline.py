@@ -51,15 +51,25 @@ def encode_labeled(tokenizer: WordPieceTokenizer, sentences: list[Sentence],
         for name, matrix in columns.items():
             rows.setdefault(name, []).extend(row[:n] for row, n in zip(matrix, lengths))
         window_sentence.extend(begin + features["window_sentence"].numpy())
-    ragged = {name: tf.ragged.constant(value, dtype=tf.int32, ragged_rank=1) for name, value in rows.items()}
+    # from_row_lengths on one flat array: tf.ragged.constant walks Python lists, minutes at 100k windows
+    ragged = {name: tf.RaggedTensor.from_row_lengths(
+        np.concatenate(value).astype(np.int32) if value else np.zeros([0], np.int32),
+        np.array([len(row) for row in value], dtype=np.int64)) for name, value in rows.items()}
     ragged["window_sentence"] = tf.constant(np.array(window_sentence, dtype=np.int32))
     return ragged
 
 
+def _pad_value(name: str, pad_id: int) -> int:
+    """[PAD] for word ids, IGNORE_ID for label rows, 0 for masks and cached teacher outputs."""
+    if name == "input_word_ids":
+        return pad_id
+    if name in ("input_mask", "input_type_ids", "piece_mask") or name.startswith("teacher_"):
+        return 0
+    return IGNORE_ID
+
+
 def _pad_values(element_spec: dict, pad_id: int) -> dict:
-    return {name: tf.constant(pad_id if name == "input_word_ids" else 0 if name in ("input_mask", "input_type_ids", "piece_mask")
-                              else IGNORE_ID, dtype=spec.dtype)
-            for name, spec in element_spec.items()}
+    return {name: tf.constant(_pad_value(name, pad_id), dtype=spec.dtype) for name, spec in element_spec.items()}
 
 
 def bucket_batches(dataset: tf.data.Dataset, batch_size: int, pad_id: int, drop_remainder: bool) -> tf.data.Dataset:
@@ -69,7 +79,7 @@ def bucket_batches(dataset: tf.data.Dataset, batch_size: int, pad_id: int, drop_
         element_length_func=lambda element: tf.shape(element["input_word_ids"])[0],
         bucket_boundaries=list(BUCKET_BOUNDARIES),
         bucket_batch_sizes=[batch_size] * (len(BUCKET_BOUNDARIES) + 1),
-        padded_shapes={name: [None] for name in spec},
+        padded_shapes={name: [None] + s.shape[1:].as_list() for name, s in spec.items()},
         padding_values=_pad_values(spec, pad_id),
         drop_remainder=drop_remainder)
 

@@ -45,6 +45,12 @@ flags.DEFINE_integer("teacher_layer", 0, "XtremeDistil: teacher layer (1-based) 
                      "0 = layer 7 of 12 scaled to the teacher's depth.")
 flags.DEFINE_enum("representation_loss", "kld", ["kld", "mse"], "XtremeDistil representation loss.")
 flags.DEFINE_bool("gradual_unfreezing", True, "XtremeDistil: unfreeze one layer group at a time, top down.")
+flags.DEFINE_integer("teacher_cache_topk", 0, "tsai2019: run the teacher once over --teacher_cache_windows transfer "
+                     "windows, keep its top-k logits per wordpiece in MODEL_DIR/teacher_cache/ and train on "
+                     "those (for repeated epochs over one transfer set); 0 = teacher on the fly.")
+flags.DEFINE_integer("teacher_cache_windows", 100000, "Transfer windows in the teacher cache.")
+flags.DEFINE_integer("dev_loss_sentences", 0, "Dev loss (kept-best selection after each sub-stage) on an evenly "
+                     "spaced sample of this many dev sentences; 0 = all. Final metrics always use all of them.")
 flags.DEFINE_list("export", [], "After training: any of saved_model, none, dynamic_int8, full_int8 (TFLite).")
 flags.mark_flags_as_required(["model_dir", "train_data"])
 FLAGS = flags.FLAGS
@@ -109,6 +115,41 @@ def unlabeled_lines(train_text):
     return lines
 
 
+def evenly_spaced(items: list, count: int) -> list:
+    """`count` items spread over the whole list (every treebank is represented), or all of them."""
+    if count <= 0 or count >= len(items):
+        return items
+    return [items[i * len(items) // count] for i in range(count)]
+
+
+def teacher_test_metrics(teacher_dir, teacher, tokenizer, label_lists):
+    """The teacher's scores on --test_data: reused when it was fine-tuned on them just now."""
+    import json
+    from tagger.finetuning import evaluate_splits
+    from tagger.models.tagger import write_json_atomic
+    own = os.path.join(teacher_dir, "metrics", "test.json")
+    if FLAGS.teacher_init and FLAGS.test_data and os.path.exists(own):
+        with open(own, encoding="utf-8") as f:
+            result = json.load(f)
+        write_json_atomic(os.path.join(FLAGS.model_dir, "metrics", "teacher_test.json"), result)
+        return {"test": result}
+    return evaluate_splits(FLAGS.model_dir, teacher, tokenizer, label_lists, {"test": FLAGS.test_data},
+                           FLAGS.data_format, prefix="teacher_", verbose=False)
+
+
+def cached_teacher(teacher, data, pad_id):
+    """Writes (or reuses) the top-k teacher cache; returns the batches the soft stage reads instead."""
+    from tagger.distill import teacher_cache
+    if FLAGS.recipe != "tsai2019":
+        raise ValueError(f"--teacher_cache_topk works with tsai2019's soft loss; {FLAGS.recipe} needs the "
+                         "teacher's full outputs")
+    directory = os.path.join(FLAGS.model_dir, "teacher_cache")
+    teacher_cache.write_cache(teacher, data.unlabeled_fn(FLAGS.distill_batch_size, None), directory,
+                              FLAGS.teacher_cache_topk, FLAGS.teacher_cache_windows)
+    return lambda batch_size, context: teacher_cache.cached_dataset(directory, batch_size, seed=FLAGS.seed,
+                                                                    pad_id=pad_id, input_context=context)
+
+
 def main(argv):
     del argv
     import tensorflow as tf
@@ -137,12 +178,14 @@ def main(argv):
         if svd:
             students.init_from_teacher_embeddings(student.encoder, teacher.encoder)
 
-    teacher_metrics = evaluate_splits(FLAGS.model_dir, teacher, tokenizer, label_lists,
-                                      {"test": FLAGS.test_data}, FLAGS.data_format, prefix="teacher_", verbose=False)
+    teacher_metrics = teacher_test_metrics(teacher_dir, teacher, tokenizer, label_lists)
     train_encoded = pipeline.encode_labeled(tokenizer, train, label_lists)
-    dev_encoded = pipeline.encode_labeled(tokenizer, dev, label_lists) if dev else None
+    dev_encoded = pipeline.encode_labeled(tokenizer, evenly_spaced(dev, FLAGS.dev_loss_sentences),
+                                          label_lists) if dev else None
     data = recipes.make_data(tokenizer, train_encoded, dev_encoded,
                              unlabeled_lines(pipeline.sentences_as_text(train)), FLAGS.seed)
+    if FLAGS.teacher_cache_topk > 0:
+        data.soft_fn = cached_teacher(teacher, data, tokenizer.pad_id)
     distiller = recipes.Distiller(teacher, student, strategy, os.path.join(FLAGS.model_dir, "stages"),
                                   temperature=FLAGS.temperature, teacher_layer=FLAGS.teacher_layer,
                                   representation_kind=FLAGS.representation_loss, seed=FLAGS.seed,

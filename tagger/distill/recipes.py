@@ -23,7 +23,7 @@ import tensorflow as tf
 import tf_keras
 
 from tagger.data import pipeline
-from tagger.distill import losses
+from tagger.distill import losses, teacher_cache
 from tagger.models.tagger import Tagger, write_json_atomic
 from tagger.training import TrainState, create_optimizer, dropout_generators, tagging_loss, train
 
@@ -94,6 +94,7 @@ class DistillData:
     unlabeled_fn: Callable[[int, tf.distribute.InputContext], tf.data.Dataset]    # (batch, ctx) -> dataset
     labeled_fn: Callable[[int, tf.distribute.InputContext], tf.data.Dataset]
     dev_batches: tf.data.Dataset | None                                          # labelled dev windows
+    soft_fn: Callable[[int, tf.distribute.InputContext], tf.data.Dataset] | None = None  # cached teacher top-k
 
 
 class Distiller:
@@ -127,6 +128,11 @@ class Distiller:
         if kind == "labels":
             return tagging_loss(batch, self.student(batch, training=training))
         mask = batch["piece_mask"]
+        if kind == "soft" and teacher_cache.ids_key(self.student.tasks[0]) in batch:  # teacher top-k cached
+            student_logits = self.student(batch, training=training)
+            return {f"soft_{task}": teacher_cache.top_k_soft_cross_entropy(
+                batch[teacher_cache.values_key(task)], batch[teacher_cache.ids_key(task)], student_logits[task],
+                self.temperature, mask) for task in student_logits}
         teacher_logits, teacher_hidden = self.teacher(batch, training=False, return_hidden=True)
         teacher_logits = {task: tf.stop_gradient(v) for task, v in teacher_logits.items()}
         if kind == "representation":
@@ -211,7 +217,8 @@ class Distiller:
 
     def _train(self, stage: Stage, directory: str, variables: list, data: DistillData, steps: int,
                description: str) -> None:
-        make = data.labeled_fn if stage.loss == "labels" else data.unlabeled_fn
+        make = data.labeled_fn if stage.loss == "labels" else \
+            data.soft_fn if stage.loss == "soft" and data.soft_fn else data.unlabeled_fn
         with self.strategy.scope():
             optimizer = create_optimizer(stage.learning_rate, steps)
             step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")

@@ -1,0 +1,90 @@
+"""The top-k teacher cache: its loss against the full soft loss, and a write/read round trip."""
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tagger.data import pipeline
+from tagger.data.wordpiece import WordPieceTokenizer, load_vocab
+from tagger.distill import losses, recipes, teacher_cache
+from test_distill import tiny_models
+
+
+def softmax(x):
+    e = np.exp(x - np.max(x))
+    return e / e.sum()
+
+
+def test_top_k_loss_with_every_class_is_the_full_soft_loss():
+    rng = np.random.default_rng(0)
+    teacher = rng.normal(size=(2, 3, 5)).astype(np.float32)
+    student = rng.normal(size=(2, 3, 5)).astype(np.float32)
+    mask = np.array([[1, 1, 0], [1, 0, 0]])
+    top = tf.math.top_k(teacher, k=5)
+    got = teacher_cache.top_k_soft_cross_entropy(top.values, top.indices, student, 3.0, mask)
+    assert float(got) == pytest.approx(float(losses.soft_cross_entropy(teacher, student, 3.0, mask)), rel=1e-6)
+
+
+def test_top_k_loss_by_hand():
+    teacher = np.array([[[4.0, 1.0, 3.0, -2.0]]], np.float32)
+    student = np.array([[[0.5, 0.0, 2.0, 1.0]]], np.float32)
+    t = 2.0
+    # teacher renormalised over its 2 best classes (0 and 2); student's full softmax read there
+    p = softmax(np.array([4.0, 3.0]) / t)
+    log_q = np.log(softmax(student[0, 0] / t))
+    expected = -(p[0] * log_q[0] + p[1] * log_q[2])
+    got = teacher_cache.top_k_soft_cross_entropy([[[4.0, 3.0]]], [[[0, 2]]], student, t, np.ones([1, 1]))
+    assert float(got) == pytest.approx(expected, rel=1e-6)
+
+
+def test_cache_round_trip_and_loss(tmp_path, tiny_vocab_file):
+    tasks = {"upos": ["<unk>", "NOUN", "VERB"], "ner": ["<unk>", "O", "B-PER", "I-PER", "B-LOC"]}
+    vocab = load_vocab(tiny_vocab_file)
+    teacher, student = tiny_models(tasks, vocab_size=len(vocab))
+    tokenizer = WordPieceTokenizer(vocab, lower_case=False, max_seq_length=16)
+    lines = tf.data.Dataset.from_tensor_slices(["the cat sat on the mat", "Anna works in Paris for Acme",
+                                                "the big dog runs in the house", "das Haus der Katze ist klein"])
+    batches = pipeline.unlabeled_dataset(tokenizer, lines, 2, seed=0)
+    directory = str(tmp_path / "cache")
+    info = teacher_cache.write_cache(teacher, batches, directory, top_k=3, num_windows=6, windows_per_shard=4,
+                                     log=lambda _: None)
+    assert info["windows"] == 6 and info["shards"] == 2
+    assert info["k_per_task"] == {"upos": 3, "ner": 3}
+    # a finished cache with the same settings is reused, not rewritten
+    stamp = os.path.getmtime(os.path.join(directory, "shard-00000.tfrecord"))
+    teacher_cache.write_cache(teacher, batches, directory, top_k=3, num_windows=6, log=lambda _: None)
+    assert os.path.getmtime(os.path.join(directory, "shard-00000.tfrecord")) == stamp
+
+    batch = next(iter(teacher_cache.cached_dataset(directory, 2, pad_id=tokenizer.pad_id)))
+    logits = teacher(batch, training=False)
+    lengths = batch["input_mask"].numpy().sum(axis=1)
+    for task in tasks:
+        top = tf.math.top_k(logits[task], k=3)
+        for row, length in enumerate(lengths):  # padding aside, the cache holds the teacher's top-k
+            np.testing.assert_allclose(batch[teacher_cache.values_key(task)][row, :length],
+                                       top.values[row, :length], atol=1e-5)
+            np.testing.assert_array_equal(batch[teacher_cache.ids_key(task)][row, :length],
+                                          top.indices[row, :length])
+
+    # the soft stage on a cached batch uses the cache: with k = classes it equals the on-the-fly loss
+    full = str(tmp_path / "full")
+    teacher_cache.write_cache(teacher, batches, full, top_k=5, num_windows=4, log=lambda _: None)
+    batch = next(iter(teacher_cache.cached_dataset(full, 2, pad_id=tokenizer.pad_id)))
+    distiller = recipes.Distiller(teacher, student, tf.distribute.get_strategy(), str(tmp_path / "work"),
+                                  teacher_layer=1)
+    cached = distiller.stage_loss("soft", batch, training=False)
+    plain = {name: batch[name] for name in teacher_cache.WINDOW_FEATURES}
+    on_the_fly = distiller.stage_loss("soft", plain, training=False)
+    for name in ("soft_upos", "soft_ner"):
+        assert float(cached[name]) == pytest.approx(float(on_the_fly[name]), rel=1e-5)
+    with open(os.path.join(full, teacher_cache.INFO_FILE)) as f:
+        assert json.load(f)["k_per_task"] == {"upos": 3, "ner": 5}  # k is capped at the label count
+
+
+def test_dev_loss_sample_spans_the_whole_dev_set():
+    import tagger.distill.__main__ as distill
+    assert distill.evenly_spaced(list(range(10)), 3) == [0, 3, 6]
+    assert distill.evenly_spaced(list(range(4)), 0) == [0, 1, 2, 3]
+    assert distill.evenly_spaced(list(range(4)), 9) == [0, 1, 2, 3]
