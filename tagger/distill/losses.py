@@ -1,6 +1,8 @@
 """Distillation losses, each averaged over the positions where `mask` is 1.
 
 - `soft_cross_entropy`: Tsai et al. 2019, L(t, s) = H(softmax(t/T), softmax(s/T)) per wordpiece.
+- `top_k_soft_cross_entropy`: the same against a teacher kept as its top-k logits
+  (distill/teacher_cache), renormalised over those k classes.
 - `logit_mse`: XtremeDistil eq. 4, 1/2 ||r_s - logit_t||^2 per token.
 - `representation_loss`: XtremeDistil eq. 6 between the GELU-projected student
   hidden state and teacher layer l: KL(softmax(z_t) || softmax(z_s)) over the
@@ -22,6 +24,18 @@ def soft_cross_entropy(teacher_logits: tf.Tensor, student_logits: tf.Tensor, tem
     teacher = tf.nn.softmax(tf.cast(teacher_logits, tf.float32) / temperature, axis=-1)
     student_log = tf.nn.log_softmax(tf.cast(student_logits, tf.float32) / temperature, axis=-1)
     return _masked_mean(-tf.reduce_sum(teacher * student_log, axis=-1), mask)
+
+
+def top_k_soft_cross_entropy(top_values: tf.Tensor, top_ids: tf.Tensor, student_logits: tf.Tensor,
+                             temperature: float, mask: tf.Tensor) -> tf.Tensor:
+    """H(softmax(t_topk/T), softmax(s/T)): the student's full softmax, read at the teacher's k ids.
+
+    With k equal to the number of classes it is exactly `soft_cross_entropy`.
+    """
+    teacher = tf.nn.softmax(tf.cast(top_values, tf.float32) / temperature, axis=-1)
+    student_log = tf.nn.log_softmax(tf.cast(student_logits, tf.float32) / temperature, axis=-1)
+    picked = tf.gather(student_log, tf.cast(top_ids, tf.int32), batch_dims=2)
+    return _masked_mean(-tf.reduce_sum(teacher * picked, axis=-1), mask)
 
 
 def logit_mse(teacher_logits: tf.Tensor, student_logits: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:

@@ -130,7 +130,7 @@ class Distiller:
         mask = batch["piece_mask"]
         if kind == "soft" and teacher_cache.ids_key(self.student.tasks[0]) in batch:  # teacher top-k cached
             student_logits = self.student(batch, training=training)
-            return {f"soft_{task}": teacher_cache.top_k_soft_cross_entropy(
+            return {f"soft_{task}": losses.top_k_soft_cross_entropy(
                 batch[teacher_cache.values_key(task)], batch[teacher_cache.ids_key(task)], student_logits[task],
                 self.temperature, mask) for task in student_logits}
         teacher_logits, teacher_hidden = self.teacher(batch, training=False, return_hidden=True)

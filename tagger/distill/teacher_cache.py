@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 import os
 import shutil
 
@@ -33,20 +34,6 @@ def values_key(task: str) -> str:
 
 def ids_key(task: str) -> str:
     return f"teacher_top_ids_{task}"
-
-
-def top_k_soft_cross_entropy(top_values: tf.Tensor, top_ids: tf.Tensor, student_logits: tf.Tensor,
-                             temperature: float, mask: tf.Tensor) -> tf.Tensor:
-    """H(softmax(t_topk/T), softmax(s/T)) per wordpiece: the student's full softmax, read at the k ids.
-
-    With k equal to the number of classes it is exactly `losses.soft_cross_entropy`.
-    """
-    teacher = tf.nn.softmax(tf.cast(top_values, tf.float32) / temperature, axis=-1)
-    student_log = tf.nn.log_softmax(tf.cast(student_logits, tf.float32) / temperature, axis=-1)
-    picked = tf.gather(student_log, tf.cast(top_ids, tf.int32), batch_dims=2)
-    per_position = -tf.reduce_sum(teacher * picked, axis=-1)
-    mask = tf.cast(mask, tf.float32)
-    return tf.reduce_sum(per_position * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
 
 
 def read_info(directory: str) -> dict | None:
@@ -91,30 +78,27 @@ def write_cache(teacher, batches: tf.data.Dataset, directory: str, top_k: int, n
             out[values_key(task)], out[ids_key(task)] = top.values, top.indices
         return out
 
-    written, shard, writer = 0, 0, None
+    written, writer = 0, None
     for batch in batches:
         outputs = {name: value.numpy() for name, value in teacher_top_k(batch).items()}
         outputs.update({name: batch[name].numpy() for name in WINDOW_FEATURES})
-        lengths = outputs["input_mask"].sum(axis=1)
-        for row, length in enumerate(lengths):
-            if written == num_windows:
-                break
-            if writer is None or written % windows_per_shard == 0:
+        for row, length in enumerate(outputs["input_mask"].sum(axis=1)[:num_windows - written]):
+            if written % windows_per_shard == 0:  # next shard
                 if writer is not None:
                     writer.close()
+                shard = written // windows_per_shard
                 writer = tf.io.TFRecordWriter(os.path.join(directory, f"shard-{shard:05d}.tfrecord"))
-                shard += 1
+                log(f"[teacher cache] {written}/{num_windows} windows")
             writer.write(_example({name: value[row] for name, value in outputs.items()}, int(length), tasks))
             written += 1
         if written == num_windows:
             break
-        if written and written % 10000 < len(lengths):
-            log(f"[teacher cache] {written}/{num_windows} windows")
     if writer is not None:
         writer.close()
-    info = {**wanted, "k_per_task": k_per_task, "windows": written, "shards": shard}
+    shards = math.ceil(written / windows_per_shard)
+    info = {**wanted, "k_per_task": k_per_task, "windows": written, "shards": shards}
     write_json_atomic(os.path.join(directory, INFO_FILE), info)
-    log(f"[teacher cache] {written} windows, top-{top_k}, in {shard} shard(s) under {directory}")
+    log(f"[teacher cache] {written} windows, top-{top_k}, in {shards} shard(s) under {directory}")
     return info
 
 
