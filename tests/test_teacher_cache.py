@@ -56,6 +56,10 @@ def test_cache_round_trip_and_loss(tmp_path, tiny_vocab_file):
     stamp = os.path.getmtime(os.path.join(directory, "shard-00000.tfrecord"))
     teacher_cache.write_cache(teacher, batches, directory, top_k=3, num_windows=6, log=lambda _: None)
     assert os.path.getmtime(os.path.join(directory, "shard-00000.tfrecord")) == stamp
+    # another teacher or transfer text (its `source`) rebuilds it
+    rebuilt = teacher_cache.write_cache(teacher, batches, directory, top_k=3, num_windows=6, source="other text",
+                                        log=lambda _: None)
+    assert rebuilt["source"] == "other text" == teacher_cache.read_info(directory)["source"]
 
     batch = next(iter(teacher_cache.cached_dataset(directory, 2, pad_id=tokenizer.pad_id)))
     logits = teacher(batch, training=False)
@@ -88,3 +92,25 @@ def test_dev_loss_sample_spans_the_whole_dev_set():
     assert distill.evenly_spaced(list(range(10)), 3) == [0, 3, 6]
     assert distill.evenly_spaced(list(range(4)), 0) == [0, 1, 2, 3]
     assert distill.evenly_spaced(list(range(4)), 9) == [0, 1, 2, 3]
+
+
+def test_distill_binary_trains_from_the_cache(tmp_path, sample_tagger_dir):
+    """`--teacher_cache_topk` end to end: the binary writes the cache, records its source, trains on it."""
+    import subprocess
+    import sys
+    repo = os.path.dirname(os.path.dirname(__file__))
+    model_dir = tmp_path / "student"
+    command = [sys.executable, "-m", "tagger.distill", f"--teacher_dir={sample_tagger_dir}", "--recipe=tsai2019",
+               f"--model_dir={model_dir}", "--train_data=tagger/sample/ud/en_sample/*-train.conllu",
+               "--test_data=tagger/sample/ud/en_sample/*-test.conllu", "--tasks=upos",
+               "--unlabeled_data=tagger/sample/unlabeled/*.txt", "--student=minibert", "--max_seq_length=32",
+               "--distill_steps=6", "--distill_batch_size=8", "--finetune_steps=2", "--finetune_batch_size=8",
+               "--teacher_cache_topk=4", "--teacher_cache_windows=40", "--export="]
+    result = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "[teacher cache] 40 windows" in result.stdout
+    info = teacher_cache.read_info(str(model_dir / "teacher_cache"))
+    assert info["windows"] == 40 and info["k_per_task"]["upos"] == 4
+    assert json.loads(info["source"])["unlabeled_data"] == "tagger/sample/unlabeled/*.txt"
+    with open(model_dir / "metrics" / "test.json") as f:
+        assert json.load(f)["tasks"]["upos"]["per_treebank"]["en_sample"]["words"] > 0

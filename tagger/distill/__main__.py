@@ -9,6 +9,7 @@
 
 Rerunning the same command resumes wherever it was killed.
 """
+import json
 import os
 
 from absl import flags
@@ -124,7 +125,6 @@ def evenly_spaced(items: list, count: int) -> list:
 
 def teacher_test_metrics(teacher_dir, teacher, tokenizer, label_lists):
     """The teacher's scores on --test_data: reused when it was fine-tuned on them just now."""
-    import json
     from tagger.finetuning import evaluate_splits
     from tagger.models.tagger import write_json_atomic
     own = os.path.join(teacher_dir, "metrics", "test.json")
@@ -144,8 +144,12 @@ def cached_teacher(teacher, data, pad_id):
         raise ValueError(f"--teacher_cache_topk works with tsai2019's soft loss; {FLAGS.recipe} needs the "
                          "teacher's full outputs")
     directory = os.path.join(FLAGS.model_dir, "teacher_cache")
+    source = json.dumps({"teacher": os.path.abspath(FLAGS.teacher_dir) if FLAGS.teacher_dir else FLAGS.teacher_init,
+                         **{name: FLAGS[name].value for name in ("unlabeled_data", "train_data", "train_text_fraction",
+                                                                 "max_seq_length", "distill_batch_size", "seed")}},
+                        sort_keys=True)
     teacher_cache.write_cache(teacher, data.unlabeled_fn(FLAGS.distill_batch_size, None), directory,
-                              FLAGS.teacher_cache_topk, FLAGS.teacher_cache_windows)
+                              FLAGS.teacher_cache_topk, FLAGS.teacher_cache_windows, source=source)
     return lambda batch_size, context: teacher_cache.cached_dataset(directory, batch_size, seed=FLAGS.seed,
                                                                     pad_id=pad_id, input_context=context)
 

@@ -217,8 +217,9 @@ class Distiller:
 
     def _train(self, stage: Stage, directory: str, variables: list, data: DistillData, steps: int,
                description: str) -> None:
-        make = data.labeled_fn if stage.loss == "labels" else \
-            data.soft_fn if stage.loss == "soft" and data.soft_fn else data.unlabeled_fn
+        make = data.labeled_fn if stage.loss == "labels" else data.unlabeled_fn
+        if stage.loss == "soft" and data.soft_fn:  # the teacher's cached top-k instead of the live teacher
+            make = data.soft_fn
         with self.strategy.scope():
             optimizer = create_optimizer(stage.learning_rate, steps)
             step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")

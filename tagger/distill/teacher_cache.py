@@ -55,13 +55,14 @@ def _example(window: dict[str, np.ndarray], length: int, tasks: list[str]) -> by
 
 
 def write_cache(teacher, batches: tf.data.Dataset, directory: str, top_k: int, num_windows: int,
-                windows_per_shard: int = 20000, log=print) -> dict:
+                windows_per_shard: int = 20000, source: str = "", log=print) -> dict:
     """Runs the frozen teacher over the first `num_windows` windows of `batches` and stores its top-k.
 
-    Reuses a finished cache with the same settings; anything else in `directory` is rebuilt.
+    `source` names what made the teacher and `batches` (paths, flags): a finished cache is reused
+    only when it and the settings match; anything else in `directory` is rebuilt.
     """
     tasks = list(teacher.tasks)
-    wanted = {"top_k": top_k, "num_windows": num_windows, "tasks": tasks}
+    wanted = {"top_k": top_k, "num_windows": num_windows, "tasks": tasks, "source": source}
     info = read_info(directory)
     if info is not None and {key: info.get(key) for key in wanted} == wanted:
         return info
