@@ -125,6 +125,23 @@ def test_gradual_unfreezing_trains_only_unfrozen_groups(tmp_path):
             assert not changed, f"frozen variable {variable.name} was updated"
 
 
+def test_frozen_word_embeddings_stay_as_initialised(tmp_path):
+    """--freeze_word_embeddings: every stage trains the student except its word-embedding table."""
+    teacher, student = tiny_models()
+    students.init_from_teacher_embeddings(student.encoder, teacher.encoder)
+    distiller = recipes.Distiller(teacher, student, tf.distribute.get_strategy(), str(tmp_path), teacher_layer=1,
+                                  freeze_word_embeddings=True)
+    table = student.encoder.get_embedding_table()
+    before = {v.ref(): v.numpy().copy() for v in student.trainable_variables}
+    repeat = lambda batch_size, context: tf.data.Dataset.from_tensors(batch({})).repeat()
+    data = recipes.DistillData(unlabeled_fn=repeat, labeled_fn=repeat, dev_batches=None)
+    distiller.run([recipes.Stage("soft_logits", "soft", 3, 2, 1e-2, False, False)], data, log=lambda _: None)
+    assert np.array_equal(before[table.ref()], table.numpy())
+    changed = [v.name for v in student.trainable_variables if not np.array_equal(before[v.ref()], v.numpy())]
+    assert any("embedding_projection" in name for name in changed), changed  # E x hidden still trains
+    assert any("self_attention" in name for name in changed), changed
+
+
 def test_stage_lists():
     names = [s.name for s in recipes.stages_for("xtremedistil", 100, 50, 8, 4, 1e-4, 3e-5)]
     assert names == ["representation", "logits", "labels"]

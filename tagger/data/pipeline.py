@@ -160,9 +160,41 @@ def long_enough(line: tf.Tensor) -> tf.Tensor:
     return tf.strings.length(tf.strings.strip(line), unit="UTF8_CHAR") >= MIN_UNLABELED_CHARS
 
 
+def replace_words(lines: tf.Tensor, probability: float, seed: tf.Tensor, pool: tf.Tensor | None = None) -> tf.Tensor:
+    """Replaces each whitespace word of a batch of lines, with `probability`, by a word drawn from `pool`.
+
+    Augments a small transfer set (Tang et al. 2019; TinyBERT, Jiao et al. 2020): the teacher labels the new
+    contexts, so the student sees words in more contexts than the corpus holds. The default
+    pool is the batch's distinct words (mostly content words); `vocab_words` instead reaches
+    words the corpus never shows. `seed` is a stateless seed of shape [2], so a resumed
+    pipeline repeats the same draws.
+    """
+    words = tf.strings.split(lines)
+    flat = words.flat_values
+    if pool is None:
+        pool, _ = tf.unique(flat)
+    choose_seed, pick_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    replace = tf.random.stateless_uniform(tf.shape(flat), choose_seed) < probability
+    picks = tf.random.stateless_uniform(tf.shape(flat), pick_seed, maxval=tf.maximum(tf.size(pool), 1),
+                                        dtype=tf.int32)
+    replaced = tf.where(replace, tf.gather(pool, picks), flat)
+    return tf.strings.reduce_join(words.with_flat_values(replaced), axis=1, separator=" ")
+
+
+def vocab_words(vocab: list[str]) -> list[str]:
+    """The whole-word entries of a WordPiece vocab (no `##` pieces, no `[SPECIAL]` tokens, no bare punctuation)."""
+    return [t for t in vocab if not t.startswith("##") and not (t.startswith("[") and t.endswith("]"))
+            and any(c.isalnum() for c in t)]
+
+
 def unlabeled_dataset(tokenizer: WordPieceTokenizer, lines: tf.data.Dataset, batch_size: int, *,
-                      seed: int = 0, shuffle_buffer: int = 10000, lines_per_call: int = 64) -> tf.data.Dataset:
-    """Streams windows of raw text for distillation; nothing is loaded into memory whole."""
+                      seed: int = 0, shuffle_buffer: int = 10000, lines_per_call: int = 64,
+                      word_replacement: float = 0.0, replacement_words: list[str] | None = None) -> tf.data.Dataset:
+    """Streams windows of raw text for distillation; nothing is loaded into memory whole.
+
+    `word_replacement` > 0 augments the text with `replace_words` before it is windowed, drawing
+    from `replacement_words` when given, else from each batch of lines.
+    """
     lines = lines.filter(long_enough).shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
 
     def windows(batch_of_lines):
@@ -175,7 +207,12 @@ def unlabeled_dataset(tokenizer: WordPieceTokenizer, lines: tf.data.Dataset, bat
         length = tf.reduce_sum(window["input_mask"])
         return {name: value[:length] for name, value in window.items()}
 
-    dataset = lines.batch(lines_per_call).map(windows).unbatch().map(trim)
+    line_batches = lines.batch(lines_per_call)
+    if word_replacement > 0:
+        pool = tf.constant(replacement_words, tf.string) if replacement_words else None
+        line_batches = line_batches.enumerate().map(lambda index, batch: replace_words(
+            batch, word_replacement, tf.stack([tf.constant(seed, tf.int64), index]), pool))
+    dataset = line_batches.map(windows).unbatch().map(trim)
     return bucket_batches(dataset, batch_size, tokenizer.pad_id, drop_remainder=True).prefetch(2)
 
 

@@ -31,10 +31,16 @@ flags.DEFINE_integer("bilstm_units", 600, "BiLSTM student: units per direction."
 flags.DEFINE_enum("svd_init", "auto", ["auto", "true", "false"],
                   "Initialise student word embeddings from the SVD-reduced teacher table "
                   "(auto: on for xtremedistil).")
+flags.DEFINE_bool("freeze_word_embeddings", False, "Keep the student's word-embedding table as initialised "
+                  "(with --svd_init: the teacher's, reduced) in every stage.")
 flags.DEFINE_enum("recipe", "tsai2019", list(RECIPES), "Distillation recipe.")
 flags.DEFINE_string("unlabeled_data", None, "Transfer text: globs of .txt/.txt.gz/.tfrecord, or tfds:NAME[:SPLIT].")
 flags.DEFINE_string("unlabeled_data_dir", None, "TFDS data_dir for --unlabeled_data=tfds:...")
 flags.DEFINE_float("train_text_fraction", 0.2, "Share of transfer lines drawn from the labelled training text.")
+flags.DEFINE_float("word_replacement", 0.0, "Transfer-text augmentation: replace each word with this probability "
+                   "by another word (see --word_replacement_pool); the teacher labels the result.")
+flags.DEFINE_enum("word_replacement_pool", "batch", ["batch", "vocab"], "Replacement words: the distinct words of "
+                  "each batch of transfer lines, or every whole word of the teacher's vocabulary.")
 flags.DEFINE_float("temperature", 3.0, "Softmax temperature T of the tsai2019 loss.")
 flags.DEFINE_integer("distill_steps", 1000, "Steps on unlabeled text (xtremedistil: split over stages 1-2).")
 flags.DEFINE_integer("finetune_steps", 500, "Steps on labels after distillation.")
@@ -145,8 +151,9 @@ def cached_teacher(teacher, data, pad_id):
                          "teacher's full outputs")
     directory = os.path.join(FLAGS.model_dir, "teacher_cache")
     source = json.dumps({"teacher": os.path.abspath(FLAGS.teacher_dir) if FLAGS.teacher_dir else FLAGS.teacher_init,
-                         **{name: FLAGS[name].value for name in ("unlabeled_data", "train_data", "train_text_fraction",
-                                                                 "max_seq_length", "distill_batch_size", "seed")}},
+                         **{name: FLAGS[name].value for name in (
+                             "unlabeled_data", "train_data", "train_text_fraction", "word_replacement",
+                             "word_replacement_pool", "max_seq_length", "distill_batch_size", "seed")}},
                         sort_keys=True)
     teacher_cache.write_cache(teacher, data.unlabeled_fn(FLAGS.distill_batch_size, None), directory,
                               FLAGS.teacher_cache_topk, FLAGS.teacher_cache_windows, source=source)
@@ -160,6 +167,7 @@ def main(argv):
     from tagger import metrics as metrics_lib
     from tagger.data import pipeline
     from tagger.data.corpus import read_corpus
+    from tagger.data.wordpiece import load_vocab
     from tagger.distill import recipes
     from tagger.finetuning import evaluate_splits
     from tagger.models import encoders, students
@@ -186,15 +194,19 @@ def main(argv):
     train_encoded = pipeline.encode_labeled(tokenizer, train, label_lists)
     dev_encoded = pipeline.encode_labeled(tokenizer, evenly_spaced(dev, FLAGS.dev_loss_sentences),
                                           label_lists) if dev else None
+    replacement_words = pipeline.vocab_words(load_vocab(os.path.join(teacher_dir, "vocab.txt"))) \
+        if FLAGS.word_replacement_pool == "vocab" else None
     data = recipes.make_data(tokenizer, train_encoded, dev_encoded,
-                             unlabeled_lines(pipeline.sentences_as_text(train)), FLAGS.seed)
+                             unlabeled_lines(pipeline.sentences_as_text(train)), FLAGS.seed,
+                             word_replacement=FLAGS.word_replacement, replacement_words=replacement_words)
     if FLAGS.teacher_cache_topk > 0:
         data.soft_fn = cached_teacher(teacher, data, tokenizer.pad_id)
     distiller = recipes.Distiller(teacher, student, strategy, os.path.join(FLAGS.model_dir, "stages"),
                                   temperature=FLAGS.temperature, teacher_layer=FLAGS.teacher_layer,
                                   representation_kind=FLAGS.representation_loss, seed=FLAGS.seed,
                                   checkpoint_every=FLAGS.checkpoint_every,
-                                  summary_dir=os.path.join(FLAGS.model_dir, "logs"))
+                                  summary_dir=os.path.join(FLAGS.model_dir, "logs"),
+                                  freeze_word_embeddings=FLAGS.freeze_word_embeddings)
     stages = recipes.stages_for(FLAGS.recipe, FLAGS.distill_steps, FLAGS.finetune_steps, FLAGS.distill_batch_size,
                                 FLAGS.finetune_batch_size, FLAGS.distill_learning_rate, FLAGS.finetune_learning_rate,
                                 FLAGS.gradual_unfreezing)

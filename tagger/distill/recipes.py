@@ -102,8 +102,12 @@ class Distiller:
 
     def __init__(self, teacher: Tagger, student: Tagger, strategy: tf.distribute.Strategy, work_dir: str, *,
                  temperature: float = 3.0, teacher_layer: int = 0, representation_kind: str = "kld",
-                 seed: int = 0, checkpoint_every: int = 200, summary_dir: str | None = None):
+                 seed: int = 0, checkpoint_every: int = 200, summary_dir: str | None = None,
+                 freeze_word_embeddings: bool = False):
+        """`freeze_word_embeddings` keeps the student's word-embedding table as initialised (SVD of the
+        teacher's) in every stage, so words the transfer text never shows stay in the teacher's space."""
         self.teacher, self.student, self.strategy = teacher, student, strategy
+        self.frozen = {student.encoder.get_embedding_table().ref()} if freeze_word_embeddings else set()
         self.work_dir, self.temperature, self.seed = work_dir, temperature, seed
         self.representation_kind, self.checkpoint_every, self.summary_dir = representation_kind, checkpoint_every, \
             summary_dir
@@ -196,7 +200,7 @@ class Distiller:
                     records.append(record)
                     log(f"[{stage.name}/{name}] already done (dev loss {record['dev_loss']})")
                     continue
-                variables = [v for _, group in unfrozen for v in group]
+                variables = [v for _, group in unfrozen for v in group if v.ref() not in self.frozen]
                 self._train(stage, directory, variables, data, steps_each, description=f"{stage.name}/{name}")
                 dev = self.dev_loss(stage.loss, data.dev_batches) if data.dev_batches is not None else None
                 weights_after = self.save_weights(os.path.join(directory, "weights"))
@@ -230,12 +234,14 @@ class Distiller:
 
 
 def make_data(tokenizer, train_encoded: dict, dev_encoded: dict | None, unlabeled: Callable, seed: int,
-              eval_batch_size: int = 64) -> DistillData:
+              eval_batch_size: int = 64, word_replacement: float = 0.0,
+              replacement_words: list[str] | None = None) -> DistillData:
     """Wires pipelines: `unlabeled(context) -> tf.data lines` is sharded per input pipeline."""
 
     def unlabeled_fn(batch_size, context):
         per_replica = context.get_per_replica_batch_size(batch_size) if context else batch_size
-        return pipeline.unlabeled_dataset(tokenizer, unlabeled(context), per_replica, seed=seed)
+        return pipeline.unlabeled_dataset(tokenizer, unlabeled(context), per_replica, seed=seed,
+                                          word_replacement=word_replacement, replacement_words=replacement_words)
 
     def labeled_fn(batch_size, context):
         return pipeline.labeled_dataset(train_encoded, batch_size, training=True, seed=seed,
