@@ -38,7 +38,8 @@ flags.DEFINE_string("unlabeled_data", None, "Transfer text: globs of .txt/.txt.g
 flags.DEFINE_string("unlabeled_data_dir", None, "TFDS data_dir for --unlabeled_data=tfds:...")
 flags.DEFINE_float("train_text_fraction", 0.2, "Share of transfer lines drawn from the labelled training text.")
 flags.DEFINE_float("word_replacement", 0.0, "Transfer-text augmentation: replace each word with this probability "
-                   "by another word (see --word_replacement_pool); the teacher labels the result.")
+                   "by another word (see --word_replacement_pool); the teacher labels the result.",
+                   lower_bound=0.0, upper_bound=1.0)
 flags.DEFINE_enum("word_replacement_pool", "batch", ["batch", "vocab"], "Replacement words: the distinct words of "
                   "each batch of transfer lines, or every whole word of the teacher's vocabulary.")
 flags.DEFINE_float("temperature", 3.0, "Softmax temperature T of the tsai2019 loss.")
