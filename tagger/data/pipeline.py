@@ -163,8 +163,8 @@ def long_enough(line: tf.Tensor) -> tf.Tensor:
 def replace_words(lines: tf.Tensor, probability: float, seed: tf.Tensor, pool: tf.Tensor | None = None) -> tf.Tensor:
     """Replaces each whitespace word of a batch of lines, with `probability`, by a word drawn from `pool`.
 
-    Augments a small transfer set (Tang et al. 2019; TinyBERT, Jiao et al. 2020): the teacher labels the new
-    contexts, so the student sees words in more contexts than the corpus holds. The default
+    Augments a small transfer set (Tang et al. 2019; TinyBERT, Jiao et al. 2020): the teacher
+    labels the new contexts, so the student sees words in more contexts than the corpus holds. The default
     pool is the batch's distinct words (mostly content words); `vocab_words` instead reaches
     words the corpus never shows. `seed` is a stateless seed of shape [2], so a resumed
     pipeline repeats the same draws.
