@@ -47,7 +47,8 @@ def test_empty_batches_pass_through():
 
 
 def test_augmented_stream_resumes_with_the_same_draws(tmp_path, tiny_vocab_file):
-    """The iterator checkpoint holds the batch counter that seeds the draws: a resumed run sees the same text."""
+    """The draws are seeded by the batch counter, so both ways to resume see the same text: an iterator
+    checkpoint, and the `skip(step)` that `training.train` uses on a fresh pipeline."""
     tokenizer = WordPieceTokenizer(load_vocab(tiny_vocab_file), lower_case=True)
     lines = tf.data.Dataset.from_tensor_slices([f"the cat sat on the mat number {i} today" for i in range(50)])
 
@@ -64,6 +65,9 @@ def test_augmented_stream_resumes_with_the_same_draws(tmp_path, tiny_vocab_file)
     tf.train.Checkpoint(iterator=resumed).read(path).assert_consumed()
     got = [next(resumed)["input_word_ids"].numpy() for _ in range(5)]
     assert all(np.array_equal(a, b) for a, b in zip(expected, got))
+    continuous = [batch["input_word_ids"].numpy() for batch in dataset().take(8)]
+    skipped = [batch["input_word_ids"].numpy() for batch in dataset().skip(3).take(5)]
+    assert all(np.array_equal(a, b) for a, b in zip(continuous[3:], skipped))
 
 
 def test_vocab_pool_reaches_words_the_batch_lacks():
