@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tagger.data.wordpiece import WordPieceTokenizer, model_inputs, word_level
+from tagger.data.tokenizer import PieceTokenizer, model_inputs, word_level
 
 SENTENCES_SPEC = tf.TensorSpec([None], tf.string, name="sentences")
 WORDS_SPEC = tf.TensorSpec([None, None], tf.string, name="words")
@@ -55,7 +55,7 @@ def flat_to_dense(flat: tf.Tensor, num_words: tf.Tensor, pad) -> tf.Tensor:
 class TaggerModule(tf.Module):
     """Wraps (model, tokenizer, label lists); its tf.functions are the export signatures."""
 
-    def __init__(self, model, tokenizer: WordPieceTokenizer, label_lists: dict[str, list[str]],
+    def __init__(self, model, tokenizer: PieceTokenizer, label_lists: dict[str, list[str]],
                  name: str = "tagger"):
         super().__init__(name=name)
         self.model = model

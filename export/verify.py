@@ -116,7 +116,7 @@ def _saved_model_tags(path: str, sentences: list[list[str]], tokenizer, label_li
 
     from export.runtime import by_length
     from export.saved_model import SavedModelTagger, latest_saved_model
-    from tagger.data.wordpiece import model_inputs, word_level
+    from tagger.data.tokenizer import model_inputs, word_level
     path = latest_saved_model(path)
     loaded = tf.saved_model.load(path)
     if "tag_words" in loaded.signatures:

@@ -11,6 +11,8 @@ import tagger  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from tagger import cli, flags_common
 
 flags.DEFINE_string("init", None, "hub:HANDLE_OR_PATH | tf1:DIR | hf:DIR | config:FILE | model_dir:DIR")
+flags.DEFINE_bool("freeze_word_embeddings", False, "Leave the encoder's word-embedding table out of training "
+                  "(much faster on CPU for large multilingual vocabularies).")
 flags.mark_flags_as_required(["init", "model_dir", "train_data"])
 FLAGS = flags.FLAGS
 
@@ -23,7 +25,8 @@ def main(argv):
              dev_data=FLAGS.dev_data, test_data=FLAGS.test_data, tasks=FLAGS.tasks, data_format=FLAGS.data_format,
              vocab_file=FLAGS.vocab_file, lower_case=flags_common.lower_case(), max_seq_length=FLAGS.max_seq_length,
              batch_size=FLAGS.train_batch_size, learning_rate=FLAGS.learning_rate, epochs=FLAGS.num_train_epochs,
-             train_steps=FLAGS.train_steps, seed=FLAGS.seed, checkpoint_every=FLAGS.checkpoint_every)
+             train_steps=FLAGS.train_steps, seed=FLAGS.seed, checkpoint_every=FLAGS.checkpoint_every,
+             freeze_word_embeddings=FLAGS.freeze_word_embeddings)
 
 
 if __name__ == "__main__":

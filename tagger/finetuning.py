@@ -10,11 +10,12 @@ from tagger import metrics as metrics_lib
 from tagger.data import pipeline
 from tagger.data.corpus import Sentence, read_corpus, tasks_present
 from tagger.data.labels import build_label_lists
-from tagger.data.wordpiece import WordPieceTokenizer, load_vocab
+from tagger.data.tokenizer import PieceTokenizer
+from tagger.data.tokenizer_files import build_tokenizer
 from tagger.inference import WordTagger
-from tagger.models import encoders
-from tagger.models.tagger import (Tagger, checkpoint_dir, load_model_dir, make_config, prepare_model_dir,
-                                  write_json_atomic)
+from tagger.models.encoders import LoadedEncoder
+from tagger.models.init import load_init
+from tagger.models.tagger import Tagger, checkpoint_dir, make_config, prepare_model_dir, write_json_atomic
 from tagger.training import TrainState, create_optimizer, tagging_loss, train
 
 
@@ -26,31 +27,13 @@ def read_labeled(train_data: str, tasks: list[str] | None, data_format: str = "a
     return sentences, build_label_lists(sentences, tasks)
 
 
-def init_encoder(init: str, vocab_file: str | None) -> tuple[encoders.LoadedEncoder, str]:
-    """Loads `--init` (any kind) and settles which vocab.txt goes with it."""
-    kind, target = encoders.parse_init(init)
-    if kind == "model_dir":
-        model, _, config = load_model_dir(target)
-        loaded = encoders.LoadedEncoder(model.encoder, config["encoder"], os.path.join(target, "vocab.txt"))
-    else:
-        loaded = encoders.load_encoder(init)
-    vocab = vocab_file or loaded.vocab_file
-    if not vocab:
-        raise encoders.InitError(f"--init={init} ships no vocab.txt; pass --vocab_file")
-    size = len(load_vocab(vocab))
-    if size != loaded.config["vocab_size"]:
-        raise encoders.InitError(f"{vocab} has {size} tokens but the checkpoint of --init={init} embeds "
-                                 f"{loaded.config['vocab_size']}: vocabulary and checkpoint do not belong together")
-    return loaded, vocab
-
-
-def new_tagger_dir(model_dir: str, loaded: encoders.LoadedEncoder, vocab_file: str,
+def new_tagger_dir(model_dir: str, loaded: LoadedEncoder, tokenizer_file: str,
                    label_lists: dict[str, list[str]], init: str, lower_case: bool | None,
-                   max_seq_length: int, **extra) -> tuple[Tagger, WordPieceTokenizer]:
-    """Builds the tagger on a loaded encoder and writes (or checks) MODEL_DIR's config and vocab."""
-    tokenizer = WordPieceTokenizer(load_vocab(vocab_file), lower_case=lower_case, max_seq_length=max_seq_length)
+                   max_seq_length: int, **extra) -> tuple[Tagger, PieceTokenizer]:
+    """Builds the tagger on a loaded encoder and writes (or checks) MODEL_DIR's config and tokenizer."""
+    tokenizer = build_tokenizer(tokenizer_file, lower_case=lower_case, max_seq_length=max_seq_length)
     config = make_config(loaded.config, label_lists, tokenizer, init, **extra)
-    prepare_model_dir(model_dir, config, vocab_file)
+    prepare_model_dir(model_dir, config, tokenizer, tokenizer_file)
     return Tagger(loaded.encoder, label_lists).build_variables(), tokenizer
 
 
@@ -58,7 +41,7 @@ def steps_for(num_windows: int, batch_size: int, epochs: float, train_steps: int
     return train_steps if train_steps > 0 else max(1, math.ceil(epochs * num_windows / batch_size))
 
 
-def train_on_labels(model: Tagger, tokenizer: WordPieceTokenizer, sentences: list[Sentence],
+def train_on_labels(model: Tagger, tokenizer: PieceTokenizer, sentences: list[Sentence],
                     label_lists: dict[str, list[str]], directory: str, strategy: tf.distribute.Strategy, *,
                     batch_size: int, learning_rate: float, epochs: float = 1.0, train_steps: int = 0,
                     seed: int = 0, checkpoint_every: int = 200, summary_dir: str | None = None,
@@ -82,14 +65,14 @@ def train_on_labels(model: Tagger, tokenizer: WordPieceTokenizer, sentences: lis
     return total
 
 
-def evaluate(model: Tagger, tokenizer: WordPieceTokenizer, label_lists: dict[str, list[str]],
+def evaluate(model: Tagger, tokenizer: PieceTokenizer, label_lists: dict[str, list[str]],
              sentences: list[Sentence], split: str, batch_size: int = 64) -> dict:
     """Scores per treebank (schema of DESIGN.md)."""
     predictions = WordTagger(model, tokenizer, label_lists, batch_size).tag([s.words for s in sentences])
     return metrics_lib.score(sentences, predictions, split)
 
 
-def evaluate_splits(model_dir: str, model: Tagger, tokenizer: WordPieceTokenizer,
+def evaluate_splits(model_dir: str, model: Tagger, tokenizer: PieceTokenizer,
                     label_lists: dict[str, list[str]], splits: dict[str, str | None], data_format: str = "auto",
                     prefix: str = "", verbose: bool = True) -> dict[str, dict]:
     """Evaluates on each `{name: globs}` and writes MODEL_DIR/metrics/<prefix><name>.json."""
@@ -109,18 +92,29 @@ def finetune(model_dir: str, init: str, train_data: str, *, strategy: tf.distrib
              dev_data: str | None = None, test_data: str | None = None, tasks: list[str] | None = None,
              data_format: str = "auto", vocab_file: str | None = None, lower_case: bool | None = None,
              max_seq_length: int = 128, batch_size: int = 16, learning_rate: float = 5e-5, epochs: float = 1.0,
-             train_steps: int = 0, seed: int = 0, checkpoint_every: int = 200) -> dict[str, dict]:
-    """The whole `tagger.finetune` job: init, train (resumable), evaluate, write metrics."""
+             train_steps: int = 0, seed: int = 0, checkpoint_every: int = 200,
+             freeze_word_embeddings: bool = False) -> dict[str, dict]:
+    """The whole `tagger.finetune` job: init, train (resumable), evaluate, write metrics.
+
+    `freeze_word_embeddings` leaves the encoder's word-embedding table out of training: on CPU the
+    dense Adam update of a large multilingual table (96M entries for multilingual-e5) costs more
+    than the rest of the step.
+    """
     sentences, label_lists = read_labeled(train_data, tasks, data_format)
     for data in (dev_data, test_data):  # a bad --dev_data/--test_data fails now, not after the training
         if data:
             read_corpus(data, data_format)
     with strategy.scope():
-        loaded, vocab = init_encoder(init, vocab_file)
+        loaded, vocab = load_init(init, vocab_file)
         model, tokenizer = new_tagger_dir(model_dir, loaded, vocab, label_lists, init, lower_case, max_seq_length,
                                           dev_data=dev_data)
+    variables = None
+    if freeze_word_embeddings:
+        frozen = model.encoder.get_embedding_table().ref()
+        variables = lambda: [v for v in model.trainable_variables if v.ref() != frozen]  # noqa: E731
     train_on_labels(model, tokenizer, sentences, label_lists, checkpoint_dir(model_dir), strategy,
                     batch_size=batch_size, learning_rate=learning_rate, epochs=epochs, train_steps=train_steps,
-                    seed=seed, checkpoint_every=checkpoint_every, summary_dir=os.path.join(model_dir, "logs"))
+                    seed=seed, checkpoint_every=checkpoint_every, summary_dir=os.path.join(model_dir, "logs"),
+                    variables=variables)
     return evaluate_splits(model_dir, model, tokenizer, label_lists,
                            {"dev": dev_data, "test": test_data}, data_format)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from tagger.data.wordpiece import WordPieceTokenizer, model_inputs, word_level
+from tagger.data.tokenizer import PieceTokenizer, model_inputs, word_level
 
 WORDS_SPEC = tf.RaggedTensorSpec([None, None], tf.string, ragged_rank=1, row_splits_dtype=tf.int32)
 
@@ -22,7 +22,7 @@ def word_logits(model, features: dict) -> dict[str, tf.Tensor]:
 class WordTagger:
     """Tags pre-tokenised sentences; returns label strings (and 2nd-best, for the code-mixed rule)."""
 
-    def __init__(self, model, tokenizer: WordPieceTokenizer, label_lists: dict[str, list[str]],
+    def __init__(self, model, tokenizer: PieceTokenizer, label_lists: dict[str, list[str]],
                  batch_size: int = 64):
         self.model, self.tokenizer, self.label_lists = model, tokenizer, label_lists
         self.batch_size = batch_size

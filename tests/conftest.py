@@ -168,3 +168,38 @@ def sample_exports(sample_tagger_dir) -> dict[str, str]:
     return {"saved_model": export_saved_model(sample_tagger_dir, verbose=False),
             "none": export_tflite(sample_tagger_dir, "none", verbose=False),
             "dynamic_int8": export_tflite(sample_tagger_dir, "dynamic_int8", verbose=False)}
+
+
+# -- a tiny SentencePiece model (XLM-R special ids) and a tagger on it -------------------------
+
+@pytest.fixture(scope="session")
+def tiny_spm_file(tmp_path_factory) -> str:
+    """A 400-piece Unigram model trained on the sample's unlabeled text, with XLM-R's special ids
+    (<s>=0, <pad>=1, </s>=2, <unk>=3), as multilingual-e5 and Multilingual-MiniLM use."""
+    import sentencepiece as spm
+    root = tmp_path_factory.mktemp("spm")
+    text = root / "text.txt"
+    with open(text, "w", encoding="utf-8") as out:
+        for lang in ("en", "de", "es"):
+            with open(os.path.join(SAMPLE, "unlabeled", f"{lang}.txt"), encoding="utf-8") as f:
+                out.write(f.read())
+        out.write("Ελλάδα Москва 東京 שלום مرحبا 😀 façade naïve\n")
+    spm.SentencePieceTrainer.train(
+        input=str(text), model_prefix=str(root / "tiny"), vocab_size=400, model_type="unigram",
+        bos_id=0, pad_id=1, eos_id=2, unk_id=3, character_coverage=1.0, minloglevel=2)
+    return str(root / "tiny.model")
+
+
+@pytest.fixture(scope="session")
+def sp_tagger_dir(tmp_path_factory, tiny_spm_file) -> str:
+    """upos + ufeats tagger on the tiny SentencePiece model (UD sample, 300 steps)."""
+    from tagger.finetuning import finetune
+    from tagger.training import setup_run
+    root = tmp_path_factory.mktemp("sp_tagger")
+    config = root / "bert_config.json"
+    config.write_text(json.dumps(dict(SAMPLE_TAGGER_BERT, vocab_size=403)))  # padded table, as e5's
+    model_dir = str(root / "model")
+    finetune(model_dir, f"config:{config}", f"{SAMPLE}/ud/*/*-train.conllu", strategy=setup_run(0, False),
+             tasks=["upos", "ufeats"], vocab_file=tiny_spm_file, max_seq_length=32, learning_rate=3e-3,
+             train_steps=300, checkpoint_every=1000)
+    return model_dir

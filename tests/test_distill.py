@@ -9,6 +9,7 @@ import tensorflow as tf
 from tagger.data.labels import IGNORE_ID
 from tagger.distill import losses, recipes
 from tagger.models import encoders, students
+from tagger.models.build import build_encoder
 from tagger.models.tagger import Tagger
 from tagger.training import tagging_loss
 
@@ -65,7 +66,7 @@ def tiny_models(tasks=None, vocab_size=50):
     teacher = Tagger(encoders.build_bert_encoder(encoders.bert_config(
         vocab_size=vocab_size, hidden_size=16, num_layers=2, num_attention_heads=2, intermediate_size=32,
         max_position_embeddings=32)), tasks).build_variables()
-    student = Tagger(encoders.build_encoder(students.minibert_config(
+    student = Tagger(build_encoder(students.minibert_config(
         vocab_size, num_layers=2, hidden_size=8, num_attention_heads=2, intermediate_size=16, max_position_embeddings=32,
         embedding_width=4)), tasks).build_variables()
     return teacher, student

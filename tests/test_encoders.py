@@ -9,7 +9,8 @@ import tf_keras
 
 from conftest import TINY_BERT, tiny_hf_weights, write_hf_dir
 from tagger.models import encoders
-from tagger.models.encoders import InitError, load_encoder
+from tagger.models.encoders import InitError
+from tagger.models.init import load_encoder
 
 
 def run(encoder, seed=1):
@@ -23,7 +24,7 @@ def test_hf_and_tf1_checkpoints_give_the_same_encoder(tiny_checkpoints):
     from_tf1 = load_encoder("tf1:" + tiny_checkpoints["tf1"])
     assert from_hf.config == from_tf1.config
     np.testing.assert_allclose(run(from_hf.encoder), run(from_tf1.encoder), atol=1e-5)
-    assert from_hf.vocab_file.endswith("vocab.txt")
+    assert from_hf.tokenizer_file.endswith("vocab.txt")
 
 
 def test_hf_weights_really_land_in_the_encoder(tiny_checkpoints):
@@ -56,7 +57,7 @@ def test_random_init_from_config(tmp_path):
     path = tmp_path / "bert_config.json"
     path.write_text(json.dumps(TINY_BERT))
     loaded = load_encoder(f"config:{path}")
-    assert loaded.config["num_layers"] == 2 and loaded.vocab_file is None
+    assert loaded.config["num_layers"] == 2 and loaded.tokenizer_file is None
 
 
 @pytest.mark.parametrize("init, message", [
@@ -84,11 +85,11 @@ def test_vocab_checkpoint_mismatch(tiny_checkpoints, tmp_path):
                              os.path.join(tiny_checkpoints["hf"], "vocab.txt"))
     with pytest.raises(InitError, match=r"vocabulary has \d+ tokens, checkpoint embeds \d+"):
         load_encoder("hf:" + directory)
-    from tagger.finetuning import init_encoder
+    from tagger.models.init import load_init
     short_vocab = tmp_path / "short_vocab.txt"
     short_vocab.write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n")
     with pytest.raises(InitError, match="has 4 tokens but the checkpoint .* embeds"):
-        init_encoder("hf:" + tiny_checkpoints["hf"], str(short_vocab))
+        load_init("hf:" + tiny_checkpoints["hf"], str(short_vocab))
 
 
 FIXTURE_BIN = os.path.join(os.path.dirname(__file__), "fixtures", "tiny_bert_pytorch_model.bin")

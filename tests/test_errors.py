@@ -56,9 +56,9 @@ def error_line(result: subprocess.CompletedProcess, *needles: str) -> str:
 
 @pytest.mark.parametrize("kind", ["hf", "tf1"])
 def test_init_encoder_rejects_a_vocab_of_another_size(tiny_checkpoints, kind):
-    from tagger.finetuning import init_encoder
+    from tagger.models.init import load_init
     with pytest.raises(InitError) as error:
-        init_encoder(f"{kind}:{tiny_checkpoints[kind]}", SAMPLE_VOCAB)
+        load_init(f"{kind}:{tiny_checkpoints[kind]}", SAMPLE_VOCAB)
     message = str(error.value)
     assert message.startswith(f"{SAMPLE_VOCAB} has 1015 tokens but the checkpoint of --init={kind}:")
     assert f"embeds {TINY_BERT['vocab_size']}" in message and "do not belong together" in message
@@ -67,22 +67,24 @@ def test_init_encoder_rejects_a_vocab_of_another_size(tiny_checkpoints, kind):
 
 def test_load_model_dir_rejects_a_vocab_of_another_size(tmp_path, sample_config, tiny_vocab_file):
     import tensorflow as tf
-    from tagger.finetuning import init_encoder, new_tagger_dir
+    from tagger.finetuning import new_tagger_dir
+    from tagger.models.init import load_init
     from tagger.models.tagger import checkpoint_dir, load_model_dir
     model_dir = str(tmp_path / "model")
-    loaded, vocab = init_encoder(f"config:{sample_config}", SAMPLE_VOCAB)
+    loaded, vocab = load_init(f"config:{sample_config}", SAMPLE_VOCAB)
     model, _ = new_tagger_dir(model_dir, loaded, vocab, {"upos": ["<unk>", "NOUN", "VERB"]},
                               f"config:{sample_config}", None, 32)
     tf.train.CheckpointManager(tf.train.Checkpoint(model=model), checkpoint_dir(model_dir), 1).save()
     load_model_dir(model_dir)  # intact: loads
     with open(tiny_vocab_file, encoding="utf-8") as src, open(os.path.join(model_dir, "vocab.txt"), "w") as dst:
         dst.write(src.read())  # someone swapped the vocabulary
-    for load in (lambda: load_model_dir(model_dir), lambda: init_encoder(f"model_dir:{model_dir}", None)):
+    for load in (lambda: load_model_dir(model_dir), lambda: load_init(f"model_dir:{model_dir}", None)):
         with pytest.raises(InitError) as error:
             load()
         message = str(error.value)
-        assert message == (f"{model_dir}: vocab.txt has {TINY_BERT['vocab_size']} tokens but the encoder embeds "
-                           f"1015"), message
+        assert message == (f"{os.path.join(model_dir, 'vocab.txt')} has {TINY_BERT['vocab_size']} tokens but "
+                           f"the encoder in {model_dir} embeds 1015: vocabulary and checkpoint do not belong "
+                           "together"), message
 
 
 def test_finetune_binary_rejects_a_vocab_of_another_size(tmp_path, tiny_checkpoints):

@@ -64,12 +64,13 @@ def tiny_config(tmp_path_factory) -> str:
 
 def tiny_tagger():
     from tagger.models import encoders
+    from tagger.models.build import build_encoder
     from tagger.models.tagger import Tagger
     from tagger.training import setup_run
     setup_run(0, False)  # dropout on tf.random.Generator state, as in the binaries
     config = encoders.bert_config(vocab_size=50, hidden_size=8, num_layers=1, num_attention_heads=2,
                                   intermediate_size=16, max_position_embeddings=16)
-    return Tagger(encoders.build_encoder(config), {"upos": ["<unk>", "A", "B"]}).build_variables()
+    return Tagger(build_encoder(config), {"upos": ["<unk>", "A", "B"]}).build_variables()
 
 
 def train_tiny(model, directory, steps):

@@ -4,7 +4,8 @@ import pytest
 import tensorflow as tf
 
 from conftest import shared
-from tagger.data.wordpiece import WordPieceTokenizer, guess_lower_case, load_vocab, segment_ids
+from tagger.data.tokenizer import segment_ids
+from tagger.data.wordpiece import WordPieceTokenizer, guess_lower_case, load_vocab
 
 
 @pytest.fixture(scope="module")

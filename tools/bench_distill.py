@@ -72,7 +72,7 @@ GOAL_RATIO = 0.8
 def build_models(strategy, scratch: str):
     """(teacher, student, tokenizer, descriptions) under the strategy's scope."""
     from tagger.data.wordpiece import WordPieceTokenizer, load_vocab
-    from tagger.models.encoders import build_encoder
+    from tagger.models.build import build_encoder
     from tagger.models.tagger import Tagger, load_model_dir
     with strategy.scope():
         # The pipeline's windows are at most --seq_length long, like the timed batches.
@@ -227,7 +227,8 @@ def check_equivalence(strategy, steps: int = 3) -> dict:
     """Largest |weight difference| to baseline after `steps` steps from the same start, dropout off, tiny models."""
     import numpy as np
     from tagger.distill.recipes import Distiller
-    from tagger.models.encoders import bert_config, build_encoder
+    from tagger.models.build import build_encoder
+    from tagger.models.encoders import bert_config
     from tagger.models.tagger import Tagger
     labels = {"upos": B.UPOS_LABELS}
     with strategy.scope():

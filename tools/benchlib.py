@@ -230,7 +230,7 @@ def write_random_model_dir(directory: str, encoder_config: dict, label_lists: di
     import tensorflow as tf
     import tf_keras
     from tagger.data.wordpiece import WordPieceTokenizer, load_vocab
-    from tagger.models.encoders import build_encoder
+    from tagger.models.build import build_encoder
     from tagger.models.tagger import Tagger, checkpoint_dir, make_config, prepare_model_dir
     tf_keras.utils.set_random_seed(seed)
     tokenizer = WordPieceTokenizer(load_vocab(vocab_file), max_seq_length=max_seq_length)

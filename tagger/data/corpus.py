@@ -184,6 +184,27 @@ def sniff_format(path: str) -> str:
     return "two_column"
 
 
+def resolve_link_stub(path: str) -> str:
+    """The file a git symlink stub points at, else `path` itself.
+
+    A checkout or copy without symlink support (git's core.symlinks=false, some archive tools)
+    leaves a link as a small file holding the relative target path. Data trees such as a UD
+    split made of links to the official files arrive that way; reading the stub as data would
+    fail on its first line.
+    """
+    try:
+        if os.path.getsize(path) > 1024:
+            return path
+        with open(path, "rb") as f:
+            target = f.read().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return path
+    if not target or any(c in target for c in "\n\t\r"):
+        return path
+    resolved = os.path.normpath(os.path.join(os.path.dirname(path), target))
+    return resolved if os.path.isfile(resolved) and resolved != os.path.normpath(path) else path
+
+
 def expand_globs(patterns: str | Iterable[str]) -> list[str]:
     """Comma-separated globs to a sorted file list; a glob that matches nothing is an error."""
     if isinstance(patterns, str):
@@ -191,7 +212,7 @@ def expand_globs(patterns: str | Iterable[str]) -> list[str]:
     files: list[str] = []
     for pattern in patterns:
         pattern = os.path.expanduser(pattern.strip())
-        matches = sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+        matches = sorted(resolve_link_stub(p) for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
         if not matches:
             raise DataError(pattern, None, "no file matches this path or glob")
         files.extend(matches)

@@ -16,13 +16,13 @@ import tensorflow as tf
 from tagger.data import corpus
 from tagger.data.corpus import Sentence
 from tagger.data.labels import IGNORE_ID, label_ids
-from tagger.data.wordpiece import WordPieceTokenizer
+from tagger.data.tokenizer import PieceTokenizer
 
 BUCKET_BOUNDARIES = (16, 32, 64, 128, 256)
 MIN_UNLABELED_CHARS = 10  # Tsai et al. App. A.1: drop sentences under 10 characters
 
 
-def encode_labeled(tokenizer: WordPieceTokenizer, sentences: list[Sentence],
+def encode_labeled(tokenizer: PieceTokenizer, sentences: list[Sentence],
                    label_lists: dict[str, list[str]], chunk_size: int = 512) -> dict[str, tf.RaggedTensor]:
     """Tokenises once, eagerly: `{feature: RaggedTensor[windows, (length)]}` plus `window_sentence`."""
     rows: dict[str, list[np.ndarray]] = {}
@@ -187,7 +187,7 @@ def vocab_words(vocab: list[str]) -> list[str]:
             and any(c.isalnum() for c in t)]
 
 
-def unlabeled_dataset(tokenizer: WordPieceTokenizer, lines: tf.data.Dataset, batch_size: int, *,
+def unlabeled_dataset(tokenizer: PieceTokenizer, lines: tf.data.Dataset, batch_size: int, *,
                       seed: int = 0, shuffle_buffer: int = 10000, lines_per_call: int = 64,
                       word_replacement: float = 0.0, replacement_words: list[str] | None = None) -> tf.data.Dataset:
     """Streams windows of raw text for distillation; nothing is loaded into memory whole.

@@ -187,7 +187,7 @@ def main(argv):
                                                    svd_init=svd, dev_data=FLAGS.dev_data),
                       os.path.join(teacher_dir, "vocab.txt"))
     with strategy.scope():
-        student = Tagger(encoders.build_encoder(config), label_lists).build_variables()
+        student = Tagger(build_encoder(config), label_lists).build_variables()
         if svd:
             students.init_from_teacher_embeddings(student.encoder, teacher.encoder)
 

@@ -4,9 +4,11 @@ Sources, chosen by one `--init` string:
   hub:HANDLE_OR_PATH  a TF Hub BERT encoder (handle or local SavedModel directory)
   tf1:DIR             a Google TF1 checkpoint dir (bert_config.json, bert_model.ckpt.*, vocab.txt),
                       converted with Model Garden's checkpoint converter
-  hf:DIR              a Hugging Face BERT dir (config.json, model.safetensors, vocab.txt), no torch
+  hf:DIR              a Hugging Face BERT dir (config.json, model.safetensors or pytorch_model.bin, and
+                      vocab.txt or an XLM-R SentencePiece model / tokenizer.json), no torch
   config:FILE         random initialisation from a BERT config JSON
-(`model_dir:DIR`, a tagger model directory, is handled by `tagger.models.tagger`.)
+(`model_dir:DIR`, a tagger model directory, and the choice of tokenizer file are settled with the
+rest in `tagger.models.init`, the one entry point for every kind.)
 
 Whatever the source, the result is a plain `BertEncoderV2` plus its encoder
 config, so every model directory is self-contained and loads the same way.
@@ -21,9 +23,16 @@ import tempfile
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_hub as hub
 import tf_keras
+from official.legacy.bert import configs
 from official.modeling import tf_utils
 from official.nlp.modeling import networks
+from official.nlp.tools import tf2_bert_encoder_checkpoint_converter as converter
+from safetensors.numpy import load_file
+
+from tagger.data.tokenizer_files import find_tokenizer_file
+from tagger.models.torch_bin import load_torch_bin
 
 INIT_KINDS = ("hub", "tf1", "hf", "config", "model_dir")
 
@@ -132,12 +141,10 @@ def assign_weights(encoder: tf_keras.layers.Layer, weights: dict[str, np.ndarray
 # -- Hugging Face ---------------------------------------------------------------
 
 def _hf_state_dict(directory: str) -> dict[str, np.ndarray]:
-    from safetensors.numpy import load_file
     path = os.path.join(directory, "model.safetensors")
     if os.path.exists(path):
         state = load_file(path)
     elif os.path.exists(os.path.join(directory, "pytorch_model.bin")):
-        from tagger.models.torch_bin import load_torch_bin
         state = load_torch_bin(os.path.join(directory, "pytorch_model.bin"))
     else:
         raise InitError(f"hf:{directory}: no model.safetensors or pytorch_model.bin")
@@ -192,12 +199,7 @@ def hf_to_canonical(state: dict[str, np.ndarray], config: dict) -> dict[str, np.
 class LoadedEncoder:
     encoder: tf_keras.layers.Layer
     config: dict
-    vocab_file: str | None  # the vocab shipped with the checkpoint, if any
-
-
-def _vocab_in(directory: str) -> str | None:
-    path = os.path.join(directory, "vocab.txt")
-    return path if os.path.exists(path) else None
+    tokenizer_file: str | None  # vocab.txt / SentencePiece model shipped with the checkpoint, if any
 
 
 def _need_dir(kind: str, directory: str, required: tuple[str, ...]) -> None:
@@ -214,13 +216,11 @@ def load_hf(directory: str) -> LoadedEncoder:
     config = config_from_bert_json(os.path.join(directory, "config.json"))
     encoder = build_bert_encoder(config)
     assign_weights(encoder, hf_to_canonical(_hf_state_dict(directory), config), f"hf:{directory}")
-    return LoadedEncoder(encoder, config, _vocab_in(directory))
+    return LoadedEncoder(encoder, config, find_tokenizer_file(directory))
 
 
 def load_tf1(directory: str) -> LoadedEncoder:
     """Google's TF1 BERT checkpoint, through Model Garden's V1->V2 converter."""
-    from official.legacy.bert import configs
-    from official.nlp.tools import tf2_bert_encoder_checkpoint_converter as converter
     _need_dir("tf1", directory, ("bert_config.json", "*.index"))
     config = config_from_bert_json(os.path.join(directory, "bert_config.json"))
     prefix = tf.train.latest_checkpoint(directory) or glob.glob(os.path.join(directory, "*.index"))[0][:-6]
@@ -238,11 +238,10 @@ def load_tf1(directory: str) -> LoadedEncoder:
             status.assert_existing_objects_matched()
         except AssertionError as e:
             raise InitError(f"tf1:{directory}: converted checkpoint does not fit the encoder: {e}") from None
-    return LoadedEncoder(encoder, config, _vocab_in(directory))
+    return LoadedEncoder(encoder, config, find_tokenizer_file(directory))
 
 
 def _hub_variables(handle: str) -> dict[str, np.ndarray]:
-    import tensorflow_hub as hub
     try:
         loaded = hub.load(handle)
     except (OSError, ValueError, tf.errors.OpError) as e:
@@ -275,33 +274,10 @@ def load_hub(handle: str) -> LoadedEncoder:
     config = config_from_weights(weights)
     encoder = build_bert_encoder(config)
     assign_weights(encoder, weights, f"hub:{handle}")
-    import tensorflow_hub as hub
     local = handle if os.path.isdir(handle) else hub.resolve(handle)  # the cached download of a handle
-    candidates = glob.glob(os.path.join(local, "assets", "*vocab*.txt"))
+    candidates = glob.glob(os.path.join(local, "assets", "*vocab*.txt")) + glob.glob(
+        os.path.join(local, "assets", "*.model"))
     return LoadedEncoder(encoder, config, candidates[0] if candidates else None)
 
 
-def load_config(path: str) -> LoadedEncoder:
-    if not os.path.isfile(path):
-        raise InitError(f"--init=config:{path}: no such file")
-    config = config_from_bert_json(path)
-    return LoadedEncoder(build_encoder(config), config, None)
-
-
-def build_encoder(config: dict) -> tf_keras.layers.Layer:
-    """Random-init encoder of any supported type (BERT or the BiLSTM student)."""
-    if config["type"] == "bert":
-        return build_bert_encoder(config)
-    if config["type"] == "bilstm":
-        from tagger.models.students import BiLSTMEncoder
-        return BiLSTMEncoder.from_config(config)
-    raise InitError(f"unknown encoder type {config['type']!r}")
-
-
-def load_encoder(init: str) -> LoadedEncoder:
-    """Loads any non-model_dir `--init`."""
-    kind, target = parse_init(init)
-    loaders = {"hf": load_hf, "tf1": load_tf1, "hub": load_hub, "config": load_config}
-    if kind not in loaders:
-        raise InitError(f"--init={init}: use tagger.models.tagger.load_model_dir for model_dir:")
-    return loaders[kind](target)
+LOADERS = {"hf": load_hf, "tf1": load_tf1, "hub": load_hub}

@@ -1,8 +1,9 @@
 """The tagger: an encoder plus one softmax head per task, and the model directory contract.
 
 MODEL_DIR/
-  tagger_config.json   encoder config, tasks and label lists, tokenizer settings, provenance
-  vocab.txt            copied, so the directory is self-contained
+  tagger_config.json   format version, encoder config, tasks and label lists, tokenizer settings,
+                       provenance (ARCHITECTURE.md, "Model directory")
+  vocab.txt | sentencepiece.model   the tokenizer, copied, so the directory is self-contained
   checkpoints/         tf.train.CheckpointManager (model, optimizer, step, data position)
   metrics/<split>.json
   logs/                TensorBoard
@@ -12,17 +13,20 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 
 import tensorflow as tf
 import tf_keras
 
 from tagger.data.labels import check_same_labels
-from tagger.data.wordpiece import WordPieceTokenizer, load_vocab
-from tagger.models.encoders import InitError, build_encoder
+from tagger.data.tokenizer import PieceTokenizer
+from tagger.data.tokenizer_files import tokenizer_from_settings, write_into
+from tagger.models.build import build_encoder
+from tagger.models.encoders import InitError
 
 CONFIG_FILE = "tagger_config.json"
+# 2: the tokenizer entry names its kind (wordpiece | sentencepiece). Configs without a version are 1.
+FORMAT_VERSION = 2
 
 
 class Tagger(tf_keras.Model):
@@ -74,53 +78,57 @@ def read_config(model_dir: str) -> dict:
     path = os.path.join(model_dir, CONFIG_FILE)
     if not os.path.exists(path):
         raise InitError(f"{model_dir}: not a model directory (no {CONFIG_FILE})")
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            config = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InitError(f"{path}: not valid JSON ({e}); restore it from a backup or retrain") from None
+    version = config.get("format_version", 1) if isinstance(config, dict) else None
+    if not isinstance(version, int):
+        raise InitError(f"{path}: not a tagger config (no integer format_version)")
+    if version > FORMAT_VERSION:
+        raise InitError(f"{path}: format version {version} is newer than this toolkit reads ({FORMAT_VERSION}); "
+                        "upgrade the toolkit")
+    return config
 
 
-def make_config(encoder_config: dict, label_lists: dict[str, list[str]], tokenizer: WordPieceTokenizer,
+def make_config(encoder_config: dict, label_lists: dict[str, list[str]], tokenizer: PieceTokenizer,
                 init: str, **extra) -> dict:
     return {
+        "format_version": FORMAT_VERSION,
         "encoder": encoder_config,
         "tasks": label_lists,
-        "tokenizer": {"vocab_file": "vocab.txt", "lower_case": tokenizer.lower_case,
-                      "max_seq_length": tokenizer.max_seq_length, "context": tokenizer.context,
-                      "casing_feature": tokenizer.casing_feature},
+        "tokenizer": tokenizer.settings(),
         "init": init,
         **extra,
     }
 
 
-def prepare_model_dir(model_dir: str, config: dict, vocab_file: str) -> dict:
-    """Writes config and vocab for a new run; on rerun checks the labels match and keeps the old config."""
+def prepare_model_dir(model_dir: str, config: dict, tokenizer: PieceTokenizer, tokenizer_file: str) -> dict:
+    """Writes config and tokenizer for a new run; on rerun checks the labels match and keeps the old config."""
     os.makedirs(model_dir, exist_ok=True)
     path = os.path.join(model_dir, CONFIG_FILE)
     if os.path.exists(path):
         existing = read_config(model_dir)
         check_same_labels(existing["tasks"], config["tasks"], path)
         return existing
-    target = os.path.join(model_dir, "vocab.txt")
-    if os.path.abspath(vocab_file) != os.path.abspath(target):
-        shutil.copyfile(vocab_file, target)
+    write_into(model_dir, tokenizer, tokenizer_file)
     write_json_atomic(path, config)
     return config
 
 
-def tokenizer_from_config(model_dir: str, config: dict) -> WordPieceTokenizer:
-    settings = config["tokenizer"]
-    vocab = load_vocab(os.path.join(model_dir, settings["vocab_file"]))
-    if len(vocab) != config["encoder"]["vocab_size"]:
-        raise InitError(f"{model_dir}: vocab.txt has {len(vocab)} tokens but the encoder embeds "
-                        f"{config['encoder']['vocab_size']}")
-    return WordPieceTokenizer(vocab, lower_case=settings["lower_case"], max_seq_length=settings["max_seq_length"],
-                              context=settings.get("context"), casing_feature=settings.get("casing_feature", False))
+def tokenizer_from_config(model_dir: str, config: dict) -> PieceTokenizer:
+    try:
+        return tokenizer_from_settings(model_dir, config["tokenizer"], config["encoder"]["vocab_size"])
+    except ValueError as e:
+        raise InitError(str(e)) from None
 
 
 def checkpoint_dir(model_dir: str) -> str:
     return os.path.join(model_dir, "checkpoints")
 
 
-def load_model_dir(model_dir: str, checkpoint: str | None = None) -> tuple[Tagger, WordPieceTokenizer, dict]:
+def load_model_dir(model_dir: str, checkpoint: str | None = None) -> tuple[Tagger, PieceTokenizer, dict]:
     """Rebuilds the tagger from its config and restores the latest (or given) checkpoint's weights."""
     config = read_config(model_dir)
     tokenizer = tokenizer_from_config(model_dir, config)
