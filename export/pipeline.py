@@ -10,7 +10,19 @@ import os
 import statistics
 import time
 
-TFLITE_VARIANTS = ("none", "dynamic_int8", "full_int8")
+import export  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+import tensorflow as tf
+
+from export.saved_model import export_saved_model
+from export.tflite import export_tflite
+from export.verify import verify
+from tagger.data.corpus import read_corpus
+from tagger.errors import UserError
+from tagger.flags_common import TFLITE_VARIANTS
+from tagger.inference import WordTagger
+from tagger.models.tagger import load_model_dir, write_json_atomic
+from tagger.runtime.saved_model import SavedModelTagger
+from tagger.runtime.tflite import TFLiteTagger
 
 
 def directory_size(path: str) -> int:
@@ -20,7 +32,6 @@ def directory_size(path: str) -> int:
 
 
 def checkpoint_size(model_dir: str) -> int:
-    import tensorflow as tf
     prefix = tf.train.latest_checkpoint(os.path.join(model_dir, "checkpoints"))
     folder = os.path.dirname(prefix)
     stem = os.path.basename(prefix)
@@ -45,17 +56,10 @@ def _macro(metrics: dict | None, task: str) -> float | None:
 
 def export_and_summarise(model_dir: str, teacher_dir: str, exports: list[str], verify_data: str | None,
                          latency_sentences: int = 50) -> dict:
-    from export.runtime import TFLiteTagger
-    from export.saved_model import export_saved_model
-    from export.tflite import export_tflite
-    from export.verify import verify
-    from tagger.data.corpus import read_corpus
-    from tagger.inference import WordTagger
-    from tagger.models.tagger import load_model_dir, write_json_atomic
 
     unknown = [name for name in exports if name != "saved_model" and name not in TFLITE_VARIANTS]
     if unknown:
-        raise ValueError(f"--export: unknown artifact(s) {unknown}; use saved_model, {', '.join(TFLITE_VARIANTS)}")
+        raise UserError(f"--export: unknown artifact(s) {unknown}; use saved_model, {', '.join(TFLITE_VARIANTS)}")
     artifacts = []
     if "saved_model" in exports:
         artifacts.append(export_saved_model(model_dir, overwrite=True, verbose=False))
@@ -87,12 +91,11 @@ def export_and_summarise(model_dir: str, teacher_dir: str, exports: list[str], v
             runner = TFLiteTagger(path, num_threads=1, batch_size=1)
             ms = median_ms(lambda words: runner.tag_text([" ".join(words)]), sentences)
         else:
-            from export.saved_model import SavedModelTagger
             runner = SavedModelTagger(path, batch_size=1)
             ms = median_ms(lambda words: runner.tag_words([words]), sentences)
         rows.append({"artifact": os.path.relpath(path, model_dir), "size_bytes": directory_size(path),
                      "ms_per_sentence": ms, "agreement": entry.get("agreement"), **scores})
-    summary = {"sentences_timed": len(sentences), "rows": rows}
+    summary = {"sentences_timed": len(sentences), "rows": rows, "verified": report.get("passed", True)}
     write_json_atomic(os.path.join(metrics_dir, "summary.json"), summary)
     print("\n" + format_summary(summary, tasks))
     return summary

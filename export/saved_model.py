@@ -20,7 +20,14 @@ import tempfile
 from absl import flags
 
 import export  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the tokenizer ops the signatures trace)
+
 from tagger import cli
+from tagger.errors import UserError
+from tagger.models.tagger import write_json_atomic
+from tagger.runtime.saved_model import latest_saved_model, saved_model_root, versions  # noqa: F401
+from tagger.serving import load_module
 
 ALL_SIGNATURES = ("serving_default", "tag_words", "tag_ids")
 REPORT_FILE = "serving_report.json"
@@ -36,30 +43,6 @@ def define_flags():
                       "Signatures to export. `tag_ids` alone gives a SavedModel with core TensorFlow ops only.")
     flags.DEFINE_bool("overwrite", False, "Replace an existing version directory.")
     flags.mark_flags_as_required(["model_dir"])
-
-
-def saved_model_root(model_dir: str) -> str:
-    return os.path.join(model_dir, "export", "saved_model")
-
-
-def versions(root: str) -> list[int]:
-    """Integer version directories under a TF Serving base path, ascending."""
-    if not os.path.isdir(root):
-        return []
-    return sorted(int(name) for name in os.listdir(root)
-                  if name.isdigit() and os.path.isdir(os.path.join(root, name)))
-
-
-def latest_saved_model(path: str) -> str:
-    """A SavedModel directory from a model dir, a base path with versions, or a version dir itself."""
-    if os.path.exists(os.path.join(path, "saved_model.pb")):
-        return path
-    for root in (saved_model_root(path), path):
-        found = versions(root)
-        if found:
-            return os.path.join(root, str(found[-1]))
-    raise ValueError(f"{path}: no SavedModel here (looked for saved_model.pb, numbered versions, "
-                     f"and {saved_model_root(path)})")
 
 
 def write_label_files(directory: str, label_lists: dict[str, list[str]]) -> None:
@@ -87,7 +70,6 @@ def non_core_ops(ops: set[str]) -> list[str]:
     `tf.raw_ops` holds exactly the ops compiled into TensorFlow; ops loaded from
     other libraries (tensorflow-text's .so files) are registered but absent from it.
     """
-    import tensorflow as tf
     return sorted(op for op in ops if not hasattr(tf.raw_ops, op))
 
 
@@ -131,24 +113,20 @@ def export_saved_model(model_dir: str, version: int | None = None,
                        signatures: tuple[str, ...] | list[str] = ALL_SIGNATURES,
                        overwrite: bool = False, verbose: bool = True) -> str:
     """Writes MODEL_DIR/export/saved_model/<version>/ and the serving report; returns the version path."""
-    import tensorflow as tf
-    import tensorflow_text  # noqa: F401  (registers the tokenizer ops the signatures trace)
 
-    from export.graph import load_module
-    from tagger.models.tagger import write_json_atomic
 
     unknown = [name for name in signatures if name not in ALL_SIGNATURES]
     if unknown or not signatures:
-        raise ValueError(f"--signatures: unknown {unknown}; choose from {', '.join(ALL_SIGNATURES)}")
+        raise UserError(f"--signatures: unknown {unknown}; choose from {', '.join(ALL_SIGNATURES)}")
     module = load_module(model_dir)
     root = saved_model_root(model_dir)
     existing = versions(root)
     version = version if version is not None else (existing[-1] + 1 if existing else 1)
     if version < 0:
-        raise ValueError(f"--version must be >= 0, got {version}")
+        raise UserError(f"--version must be >= 0, got {version}")
     target = os.path.join(root, str(version))
     if os.path.exists(target) and not overwrite:
-        raise ValueError(f"{target} exists; pass another --version or --overwrite")
+        raise UserError(f"{target} exists; pass another --version or --overwrite")
 
     concrete = module.signatures([name for name in ALL_SIGNATURES if name in signatures])
     # Save an object that holds only what the chosen signatures use, so a `tag_ids`-only
@@ -193,49 +171,3 @@ def main(argv):
 if __name__ == "__main__":
     define_flags()
     cli.run_main(main)
-
-
-# -- running an exported SavedModel -------------------------------------------------
-
-class SavedModelTagger:
-    """Tags with an exported SavedModel's `serving_default` (raw text) and `tag_words` signatures."""
-
-    def __init__(self, path: str, batch_size: int = 64):
-        import tensorflow as tf
-        import tensorflow_text  # noqa: F401  (registers the tokenizer ops before loading)
-        self.path = latest_saved_model(path)
-        self.loaded = tf.saved_model.load(self.path)
-        missing = [name for name in ("serving_default", "tag_words") if name not in self.loaded.signatures]
-        if missing:
-            raise ValueError(f"{self.path}: SavedModel lacks signature(s) {missing} (a --signatures=tag_ids export "
-                             f"takes wordpiece ids; tag with the model directory or a full export)")
-        self.batch_size = batch_size
-
-    def _call(self, name: str, **inputs) -> dict:
-        return {key: value.numpy() for key, value in self.loaded.signatures[name](**inputs).items()}
-
-    def tag_words(self, sentences: list[list[str]]) -> list[dict[str, list[str]]]:
-        import numpy as np
-        import tensorflow as tf
-
-        from export.runtime import by_length, output_rows
-        results: list = [None] * len(sentences)
-        for indices, batch in by_length(sentences, self.batch_size):
-            width = max(len(words) for words in batch)
-            padded = np.array([list(words) + [""] * (width - len(words)) for words in batch], dtype=object)
-            outputs = self._call("tag_words", words=tf.constant(padded.reshape(len(batch), width), tf.string),
-                                 num_words=tf.constant([len(words) for words in batch], tf.int32))
-            for i, row in zip(indices, output_rows(outputs)):
-                results[i] = row
-        return results
-
-    def tag_text(self, sentences: list[str | bytes]) -> list[dict[str, list]]:
-        import tensorflow as tf
-
-        from export.runtime import as_bytes, by_length, output_rows
-        results: list = [None] * len(sentences)
-        for indices, batch in by_length([as_bytes(s) for s in sentences], self.batch_size):
-            outputs = self._call("serving_default", sentences=tf.constant(batch, tf.string))
-            for i, row in zip(indices, output_rows(outputs, batch)):
-                results[i] = row
-        return results

@@ -8,13 +8,13 @@ Writes MODEL_DIR/export/tagger_<quantize>.tflite with one signature,
 `<task>_ids: int32 [batch, max_words]` ("" / -1 past a sentence's words),
 `upos_second_best(_ids)`, `num_words: int32[batch]`, and `word_starts`/`word_ends`:
 UTF-8 byte offsets of each word (TFLite has no substring builtin, so callers cut
-the words; export.runtime.TFLiteTagger does). Shapes are dynamic: the cost
+the words; tagger.runtime.tflite.TFLiteTagger does). Shapes are dynamic: the cost
 follows the batch's longest window. tensorflow-text's FastBertNormalize and
 FastWordpieceTokenizeWithOffsets are TFLite custom ops (no Flex / select-TF
 ops); register them with tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS.
 
 Quantization:
-  none          float32.
+  float32       no quantization.
   dynamic_int8  int8 weights, float activations (Optimize.DEFAULT); usually the
                 fastest on CPU and close to float.
   full_int8     int8 weights and activations, calibrated on real sentences
@@ -28,6 +28,9 @@ unless --noverify.
 """
 from __future__ import annotations
 
+import collections
+import contextlib
+import io
 import os
 import re
 import sys
@@ -35,9 +38,22 @@ import sys
 from absl import flags
 
 import export  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
-from tagger import cli
+import numpy as np
+import tensorflow as tf
+from tensorflow.lite.python import convert as lite_convert
+from tensorflow_text import tflite_registrar
 
-QUANTIZE_MODES = ("none", "dynamic_int8", "full_int8")
+from export.saved_model import write_label_files
+from export.verify import gates, verify
+from tagger import cli
+from tagger.data.corpus import expand_globs, read_corpus, read_text_lines
+from tagger.errors import UserError
+from tagger.flags_common import TFLITE_VARIANTS
+from tagger.models.tagger import read_config
+from tagger.runtime.tflite import load_interpreter
+from tagger.serving import load_module
+
+QUANTIZE_MODES = TFLITE_VARIANTS
 # Tensor names (regex) kept in float in full_int8: the masked attention softmax and LayerNorm.
 DEFAULT_FLOAT_NODES = r"softmax|layer_norm"
 # Op types kept in float in full_int8: int8 BROADCAST_TO came out wrong here (position embeddings).
@@ -48,7 +64,10 @@ FLAGS = flags.FLAGS
 
 def define_flags():
     flags.DEFINE_string("model_dir", None, "Model directory to export (its latest checkpoint).")
-    flags.DEFINE_enum("quantize", "dynamic_int8", list(QUANTIZE_MODES), "Quantization of the exported model.")
+    flags.DEFINE_enum("quantize", "dynamic_int8", list(QUANTIZE_MODES) + ["none"],
+                      "Quantization of the exported model: float32, dynamic_int8 or full_int8.")
+    flags.register_validator("quantize", lambda value: value != "none",
+                             "--quantize=none is now --quantize=float32 (no quantization)")
     flags.DEFINE_string("calibration_data", None,
                         "full_int8: comma-separated globs of sentences to calibrate on (CoNLL-U, two-column, or "
                         "raw text one sentence per line). Default: the dev data recorded in the model's config.")
@@ -70,14 +89,12 @@ def tflite_path(model_dir: str, quantize: str) -> str:
 
 def recorded_dev_data(config: dict) -> str | None:
     """Dev data globs recorded in tagger_config.json, if the training binary stored them."""
-    data = config.get("data") or {}
-    return config.get("dev_data") or (data.get("dev") if isinstance(data, dict) else None)
+    return config.get("dev_data")
 
 
 def read_sentences(patterns: str, limit: int | None = None) -> list[str]:
     """Raw sentences from labelled files (words joined by spaces) or raw text (one per line),
     taken evenly across the whole set when there are more than `limit`."""
-    from tagger.data.corpus import expand_globs, read_corpus, read_text_lines
     sentences: list[str] = []
     for path in expand_globs(patterns):
         first = next((line for _, line in read_text_lines(path) if line.strip() and not line.startswith("#")), "")
@@ -92,7 +109,6 @@ def read_sentences(patterns: str, limit: int | None = None) -> list[str]:
 
 
 def _converter(module):
-    import tensorflow as tf
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [module.tflite_text.get_concrete_function()], module)
     converter.allow_custom_ops = True  # the tensorflow-text tokenizer ops; everything else is a builtin
@@ -102,22 +118,18 @@ def _converter(module):
 def convert(module, quantize: str, calibration: list[str] | None = None,
             float_nodes: str = DEFAULT_FLOAT_NODES, float_ops=DEFAULT_FLOAT_OPS) -> tuple[bytes, list[str]]:
     """TFLite flatbuffer of `module.tflite_text`, and notes on what quantization did."""
-    import numpy as np
-    import tensorflow as tf
 
     if quantize not in QUANTIZE_MODES:
-        raise ValueError(f"--quantize must be one of {', '.join(QUANTIZE_MODES)}, got {quantize!r}")
+        raise UserError(f"--quantize must be one of {', '.join(QUANTIZE_MODES)}, got {quantize!r}")
     converter = _converter(module)
-    if quantize == "none":
+    if quantize == "float32":
         return converter.convert(), ["float32"]
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantize == "dynamic_int8":
         return converter.convert(), ["int8 weights, float activations (dynamic range)"]
 
     if not calibration:
-        raise ValueError("full_int8 needs calibration sentences")
-    from tensorflow.lite.python import convert as lite_convert
-    from tensorflow_text import tflite_registrar
+        raise UserError("full_int8 needs calibration sentences")
 
     def representative():
         for begin in range(0, len(calibration), 8):
@@ -132,7 +144,6 @@ def convert(module, quantize: str, calibration: list[str] | None = None,
     # get_nondebug_quantized_model() does, minus its interpreter, which cannot load custom ops.
     converter._experimental_calibrate_only = True
     calibrated = converter.convert()
-    from export.runtime import load_interpreter
     names = [d["name"] for d in load_interpreter(model_content=calibrated).get_tensor_details()]
     denied_nodes = sorted({name for name in names if float_nodes and re.search(float_nodes, name)})
     quantized = lite_convert.mlir_quantize(
@@ -147,11 +158,7 @@ def convert(module, quantize: str, calibration: list[str] | None = None,
 
 def op_summary(model: bytes) -> dict[str, int]:
     """`{op name: count}` of a TFLite flatbuffer (custom ops by their custom name)."""
-    import collections
-    import contextlib
-    import io
 
-    import tensorflow as tf
     text = io.StringIO()
     with contextlib.redirect_stdout(text):
         tf.lite.experimental.Analyzer.analyze(model_content=model)
@@ -162,20 +169,17 @@ def export_tflite(model_dir: str, quantize: str = "dynamic_int8", calibration_da
                   calibration_sentences: int = 256, float_nodes: str = DEFAULT_FLOAT_NODES,
                   float_ops=DEFAULT_FLOAT_OPS, verbose: bool = True) -> str:
     """Writes MODEL_DIR/export/tagger_<quantize>.tflite; returns its path."""
-    from export.graph import load_module
-    from export.saved_model import write_label_files
-    from tagger.models.tagger import read_config
 
     config = read_config(model_dir)
     calibration = None
     if quantize == "full_int8":
         calibration_data = calibration_data or recorded_dev_data(config)
         if not calibration_data:
-            raise ValueError(f"--quantize=full_int8 needs --calibration_data: {model_dir}'s config records "
+            raise UserError(f"--quantize=full_int8 needs --calibration_data: {model_dir}'s config records "
                              f"no dev data to calibrate on")
         calibration = read_sentences(calibration_data, calibration_sentences)
         if not calibration:
-            raise ValueError(f"--calibration_data={calibration_data}: no sentences found")
+            raise UserError(f"--calibration_data={calibration_data}: no sentences found")
     module = load_module(model_dir)
     model, notes = convert(module, quantize, calibration, float_nodes, float_ops)
     ops = op_summary(model)
@@ -193,22 +197,20 @@ def export_tflite(model_dir: str, quantize: str = "dynamic_int8", calibration_da
         for note in notes:
             print(f"  {note}")
         print(f"  custom ops: {', '.join(custom) or 'none'}; Flex (select TF) ops: {', '.join(flex) or 'none'}")
-        print("  register them: tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS (see export/runtime.py)")
+        print("  register them: tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS (see tagger/runtime/tflite.py)")
     return path
 
 
 def main(argv):
     del argv
-    from tagger.models.tagger import read_config
     verify_data = None
     if FLAGS.verify:  # settle the data before spending time on conversion
         verify_data = FLAGS.verify_data or FLAGS.calibration_data or recorded_dev_data(read_config(FLAGS.model_dir))
         if not verify_data:
-            raise ValueError("--verify needs labelled data: pass --verify_data (or --noverify)")
+            raise UserError("--verify needs labelled data: pass --verify_data (or --noverify)")
     path = export_tflite(FLAGS.model_dir, FLAGS.quantize, FLAGS.calibration_data, FLAGS.calibration_sentences,
                          FLAGS.float_nodes, FLAGS.float_ops)
     if FLAGS.verify:
-        from export.verify import gates, verify
         thresholds = gates()
         if FLAGS.min_agreement is not None:
             thresholds[FLAGS.quantize] = FLAGS.min_agreement

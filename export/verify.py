@@ -29,7 +29,20 @@ import sys
 from absl import flags
 
 import export  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
-from tagger import cli
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the tokenizer ops before a SavedModel loads)
+
+from tagger import cli, flags_common
+from tagger import metrics as metrics_lib
+from tagger.data.corpus import read_corpus
+from tagger.data.tokenizer import model_inputs, word_level
+from tagger.flags_common import TFLITE_VARIANTS
+from tagger.inference import WordTagger
+from tagger.models.tagger import load_model_dir, write_json_atomic
+from tagger.runtime.batching import tag_in_batches
+from tagger.runtime.saved_model import SavedModelTagger, latest_saved_model, saved_model_root, versions
+from tagger.runtime.tflite import TFLiteTagger
+from tagger.errors import UserError
 
 FLOAT_GATE = 0.999
 DYNAMIC_GATE = 0.995
@@ -41,7 +54,7 @@ FLAGS = flags.FLAGS
 def define_flags():
     flags.DEFINE_string("model_dir", None, "Model directory whose checkpoint and export/ are compared.")
     flags.DEFINE_string("data", None, "Comma-separated globs of labelled files.")
-    flags.DEFINE_enum("data_format", "auto", ["auto", "conllu", "two_column", "ner", "upos"], "Labelled file format.")
+    flags_common.define_data_format_flag()
     flags.DEFINE_list("artifacts", None, "Artifacts to check (SavedModel dirs, .tflite files); default: the newest "
                       "SavedModel and every .tflite in MODEL_DIR/export.")
     flags.DEFINE_float("min_agreement", DYNAMIC_GATE, "Gate for dynamic_int8 models; also a floor for float32 ones.")
@@ -55,12 +68,11 @@ def gates(min_agreement: float = DYNAMIC_GATE, min_agreement_float: float = FLOA
           min_agreement_full_int8: float = FULL_INT8_GATE) -> dict[str, float]:
     """Agreement gate per precision: `float32`, `none` (float TFLite), `dynamic_int8`, `full_int8`."""
     float_gate = max(min_agreement_float, min_agreement)
-    return {"float32": float_gate, "none": float_gate, "dynamic_int8": min_agreement,
+    return {"float32": float_gate, "dynamic_int8": min_agreement,
             "full_int8": min_agreement_full_int8}
 
 
 def default_artifacts(model_dir: str) -> list[str]:
-    from export.saved_model import saved_model_root, versions
     found = []
     root = saved_model_root(model_dir)
     if versions(root):
@@ -73,7 +85,7 @@ def precision_of(path: str) -> str:
     if not path.endswith(".tflite"):
         return "float32"
     name = os.path.basename(path)[:-len(".tflite")]
-    for mode in ("none", "dynamic_int8", "full_int8"):
+    for mode in TFLITE_VARIANTS:
         if name.endswith(mode):
             return mode
     return "dynamic_int8"
@@ -111,43 +123,35 @@ def _check(name: str, path: str, precision: str, gate: float, agree: dict, artif
 def _saved_model_tags(path: str, sentences: list[list[str]], tokenizer, label_lists: dict, batch_size: int):
     """(SavedModel dir, tags per sentence) via `tag_words`; a `tag_ids`-only export gets its wordpiece
     ids from the checkpoint's tokenizer."""
-    import tensorflow as tf
-    import tensorflow_text  # noqa: F401
-
-    from export.runtime import by_length
-    from export.saved_model import SavedModelTagger, latest_saved_model
-    from tagger.data.tokenizer import model_inputs, word_level
     path = latest_saved_model(path)
     loaded = tf.saved_model.load(path)
     if "tag_words" in loaded.signatures:
         return path, SavedModelTagger(path, batch_size).tag_words(sentences)
     signature = loaded.signatures["tag_ids"]
-    results: list = [None] * len(sentences)
-    for indices, batch in by_length(sentences, batch_size):
+
+    def tag_batch(batch):
         features = tokenizer.encode_words(tf.ragged.constant(batch, dtype=tf.string, row_splits_dtype=tf.int32))
         logits = signature(**model_inputs(features))
         ids = {task: tf.argmax(word_level(logits[f"{task}_logits"], features["label_mask"]), -1).numpy()
                for task in label_lists}
-        offset = 0
-        for i, words in zip(indices, batch):
-            results[i] = {task: [label_lists[task][k] for k in ids[task][offset:offset + len(words)]]
-                          for task in label_lists}
+        rows, offset = [], 0
+        for words in batch:
+            rows.append({task: [label_lists[task][k] for k in ids[task][offset:offset + len(words)]]
+                         for task in label_lists})
             offset += len(words)
-    return path, results
+        return rows
+
+    return path, tag_in_batches(sentences, batch_size, tag_batch)
 
 
 def verify(model_dir: str, data: str, artifacts: list[str] | None = None, thresholds: dict | None = None,
            data_format: str = "auto", batch_size: int = 64, verbose: bool = True) -> dict:
     """Compares artifacts with the checkpoint; writes MODEL_DIR/metrics/verify.json and returns the report."""
-    from tagger import metrics as metrics_lib
-    from tagger.data.corpus import read_corpus
-    from tagger.inference import WordTagger
-    from tagger.models.tagger import load_model_dir, write_json_atomic
 
     thresholds = {**gates(), **(thresholds or {})}
     artifacts = list(artifacts) if artifacts else default_artifacts(model_dir)
     if not artifacts:
-        raise ValueError(f"{model_dir}/export holds no SavedModel or .tflite: export first")
+        raise UserError(f"{model_dir}/export holds no SavedModel or .tflite: export first")
     sentences = read_corpus(data, data_format)
     model, tokenizer, config = load_model_dir(model_dir)
     tasks = list(config["tasks"])
@@ -161,7 +165,6 @@ def verify(model_dir: str, data: str, artifacts: list[str] | None = None, thresh
         precision = precision_of(path)
         gate = thresholds[precision]
         if path.endswith(".tflite"):
-            from export.runtime import TFLiteTagger
             tagged = TFLiteTagger(path, batch_size=batch_size).tag_text([" ".join(words) for words in gold_words])
             model_words = [row["words"] for row in tagged]
             comparable = [i for i, words in enumerate(model_words) if words == gold_words[i]]

@@ -3,17 +3,18 @@ import sys
 
 from absl import app, logging
 
+from tagger.errors import UserError
+
 
 def run_main(main):
-    """absl.app.run, turning data/config errors into a one-line message and exit status 2."""
-    from tagger.data.corpus import DataError
-    from tagger.models.encoders import InitError
+    """absl.app.run, turning a `UserError` into a one-line message and exit status 2; anything
+    else is a bug and keeps its traceback."""
 
     def guarded(argv):
         logging.set_verbosity(logging.WARNING)
         try:
             return main(argv)
-        except (DataError, InitError, ValueError) as e:
+        except UserError as e:
             print(f"error: {e}", file=sys.stderr)
             sys.exit(2)
 

@@ -6,25 +6,30 @@ Writes MODEL_DIR/metrics/NAME.json and prints a per-treebank table.
 """
 from absl import flags
 
-import tagger  # noqa: F401
-from tagger import cli
+import tagger  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from tagger import cli, flags_common
+from tagger.finetuning import evaluate_splits
+from tagger.models.tagger import load_model_dir
 
-flags.DEFINE_string("model_dir", None, "Model directory to evaluate.")
-flags.DEFINE_string("data", None, "Comma-separated globs of labelled files.")
-flags.DEFINE_string("name", "eval", "Metrics are written to MODEL_DIR/metrics/NAME.json.")
-flags.DEFINE_enum("data_format", "auto", ["auto", "conllu", "two_column", "ner", "upos"], "Labelled file format.")
-flags.DEFINE_integer("batch_size", 64, "Sentences per batch.")
-flags.mark_flags_as_required(["model_dir", "data"])
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+    flags.DEFINE_string("model_dir", None, "Model directory to evaluate.")
+    flags.DEFINE_string("data", None, "Comma-separated globs of labelled files.")
+    flags.DEFINE_string("name", "eval", "Metrics are written to MODEL_DIR/metrics/NAME.json.")
+    flags_common.define_data_format_flag()
+    flags.DEFINE_integer("batch_size", 64, "Sentences per batch.")
+    flags.mark_flags_as_required(["model_dir", "data"])
 
 
 def main(argv):
     del argv
-    from tagger.finetuning import evaluate_splits
-    from tagger.models.tagger import load_model_dir
     model, tokenizer, config = load_model_dir(FLAGS.model_dir)
-    evaluate_splits(FLAGS.model_dir, model, tokenizer, config["tasks"], {FLAGS.name: FLAGS.data}, FLAGS.data_format)
+    evaluate_splits(FLAGS.model_dir, model, tokenizer, config["tasks"], {FLAGS.name: FLAGS.data}, FLAGS.data_format,
+                    batch_size=FLAGS.batch_size)
 
 
 if __name__ == "__main__":
+    define_flags()
     cli.run_main(main)

@@ -9,25 +9,32 @@ from absl import flags
 
 import tagger  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from tagger import cli, flags_common
+from tagger.finetuning import finetune
 
-flags.DEFINE_string("init", None, "hub:HANDLE_OR_PATH | tf1:DIR | hf:DIR | config:FILE | model_dir:DIR")
-flags.DEFINE_bool("freeze_word_embeddings", False, "Leave the encoder's word-embedding table out of training "
-                  "(much faster on CPU for large multilingual vocabularies).")
-flags.mark_flags_as_required(["init", "model_dir", "train_data"])
 FLAGS = flags.FLAGS
+
+
+def define_flags():
+    flags.DEFINE_string("init", None, "hub:HANDLE_OR_PATH | tf1:DIR | hf:DIR | config:FILE | model_dir:DIR")
+    flags.DEFINE_bool("freeze_word_embeddings", False, "Leave the encoder's word-embedding table out of training "
+                      "(much faster on CPU for large multilingual vocabularies).")
+    flags_common.define_run_flags()
+    flags_common.define_data_flags()
+    flags_common.define_tokenizer_flags()
+    flags_common.define_finetune_flags()
+    flags.mark_flags_as_required(["init", "model_dir", "train_data"])
 
 
 def main(argv):
     del argv
-    from tagger.finetuning import finetune
     strategy = flags_common.strategy()  # first: on a non-chief worker it redirects --model_dir
     finetune(FLAGS.model_dir, FLAGS.init, FLAGS.train_data, strategy=strategy,
              dev_data=FLAGS.dev_data, test_data=FLAGS.test_data, tasks=FLAGS.tasks, data_format=FLAGS.data_format,
              vocab_file=FLAGS.vocab_file, lower_case=flags_common.lower_case(), max_seq_length=FLAGS.max_seq_length,
-             batch_size=FLAGS.train_batch_size, learning_rate=FLAGS.learning_rate, epochs=FLAGS.num_train_epochs,
-             train_steps=FLAGS.train_steps, seed=FLAGS.seed, checkpoint_every=FLAGS.checkpoint_every,
-             freeze_word_embeddings=FLAGS.freeze_word_embeddings)
+             seed=FLAGS.seed, checkpoint_every=FLAGS.checkpoint_every,
+             freeze_word_embeddings=FLAGS.freeze_word_embeddings, **flags_common.finetune_arguments())
 
 
 if __name__ == "__main__":
+    define_flags()
     cli.run_main(main)

@@ -74,13 +74,13 @@ def evaluate(model: Tagger, tokenizer: PieceTokenizer, label_lists: dict[str, li
 
 def evaluate_splits(model_dir: str, model: Tagger, tokenizer: PieceTokenizer,
                     label_lists: dict[str, list[str]], splits: dict[str, str | None], data_format: str = "auto",
-                    prefix: str = "", verbose: bool = True) -> dict[str, dict]:
+                    prefix: str = "", verbose: bool = True, batch_size: int = 64) -> dict[str, dict]:
     """Evaluates on each `{name: globs}` and writes MODEL_DIR/metrics/<prefix><name>.json."""
     results = {}
     for name, data in splits.items():
         if not data:
             continue
-        result = evaluate(model, tokenizer, label_lists, read_corpus(data, data_format), name)
+        result = evaluate(model, tokenizer, label_lists, read_corpus(data, data_format), name, batch_size)
         write_json_atomic(os.path.join(model_dir, "metrics", f"{prefix}{name}.json"), result)
         if verbose:
             print(f"\n== {prefix}{name} ({data})\n{metrics_lib.format_table(result)}")
@@ -107,7 +107,7 @@ def finetune(model_dir: str, init: str, train_data: str, *, strategy: tf.distrib
     with strategy.scope():
         loaded, vocab = load_init(init, vocab_file)
         model, tokenizer = new_tagger_dir(model_dir, loaded, vocab, label_lists, init, lower_case, max_seq_length,
-                                          dev_data=dev_data)
+                                          dev_data=dev_data, test_data=test_data)
     variables = None
     if freeze_word_embeddings:
         frozen = model.encoder.get_embedding_table().ref()

@@ -10,6 +10,7 @@ from collections import defaultdict
 from seqeval.metrics import f1_score
 
 from tagger.data.corpus import Sentence
+from tagger.errors import UserError
 
 
 def _task_scores(gold: list[list[str]], predicted: list[list[str]], task: str) -> dict:
@@ -28,7 +29,7 @@ def score(sentences: list[Sentence], predictions: list[dict[str, list[str]]], sp
         for task, gold_tags in sentence.tags.items():
             if task in predicted:
                 if len(predicted[task]) != len(gold_tags):
-                    raise ValueError(f"{sentence.source}: {len(predicted[task])} {task} predictions "
+                    raise UserError(f"{sentence.source}: {len(predicted[task])} {task} predictions "
                                      f"for {len(gold_tags)} words")
                 gold_list, predicted_list = by_task[task][sentence.treebank]
                 gold_list.append(gold_tags)

@@ -33,10 +33,13 @@ import os
 import sys
 import tempfile
 
+import conllu
 from absl import flags
 
 import tagger  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 from tagger import cli
+from tagger.data.corpus import DataError, read_conllu, read_text_lines
+from tagger.runtime.backends import load_backend
 
 FLAGS = flags.FLAGS
 
@@ -55,62 +58,6 @@ def define_flags():
 
 UNK = "<unk>"
 CHUNK_BATCHES = 16  # batches read ahead, so batches can be formed from sentences of similar length
-
-
-# -- backends: tag_text(list[str]) and tag_words(list[list[str]]) -> [{task: [...], ...}] ---------
-
-class CheckpointBackend:
-    """A model directory's latest checkpoint: WordTagger for words, the export graph for raw text."""
-
-    def __init__(self, model_dir: str, batch_size: int):
-        from export.graph import TaggerModule
-        from tagger.inference import WordTagger
-        from tagger.models.tagger import load_model_dir
-        model, tokenizer, config = load_model_dir(model_dir)
-        self.label_lists = config["tasks"]
-        self.tasks = list(self.label_lists)
-        self.words = WordTagger(model, tokenizer, self.label_lists, batch_size)
-        self.module = TaggerModule(model, tokenizer, self.label_lists)
-        self.batch_size = batch_size
-
-    def tag_words(self, sentences: list[list[str]]) -> list[dict]:
-        results = []
-        for ids in self.words.tag_ids(sentences):
-            row = {}
-            for task, top in ids.items():
-                labels = self.label_lists[task]
-                row[task] = [labels[r[0]] for r in top]
-                if task == "upos" and top.shape[1] > 1:
-                    row["upos_second_best"] = [labels[r[1]] for r in top]
-            results.append(row)
-        return results
-
-    def tag_text(self, sentences: list[str]) -> list[dict]:
-        import tensorflow as tf
-
-        from export.runtime import as_bytes, by_length, output_rows
-        results: list = [None] * len(sentences)
-        for indices, batch in by_length([as_bytes(s) for s in sentences], self.batch_size):
-            outputs = self.module.serving_default(tf.constant(batch, tf.string))
-            for i, row in zip(indices, output_rows({k: v.numpy() for k, v in outputs.items()}, batch)):
-                results[i] = row
-        return results
-
-
-def load_backend(model: str, batch_size: int, num_threads: int = 1):
-    """(backend, kind) for a model directory, a SavedModel or a .tflite file."""
-    from tagger.models.tagger import CONFIG_FILE
-    if model.endswith(".tflite"):
-        if not os.path.isfile(model):
-            raise ValueError(f"--model={model}: no such file")
-        from export.runtime import TFLiteTagger
-        return TFLiteTagger(model, num_threads=num_threads, batch_size=batch_size), "tflite"
-    if os.path.exists(os.path.join(model, CONFIG_FILE)):
-        return CheckpointBackend(model, batch_size), "checkpoint"
-    if not os.path.isdir(model):
-        raise ValueError(f"--model={model}: not a model directory, SavedModel or .tflite file")
-    from export.saved_model import SavedModelTagger
-    return SavedModelTagger(model, batch_size), "saved_model"
 
 
 # -- tags -> CoNLL-U columns --------------------------------------------------------------
@@ -177,7 +124,6 @@ def sniff_input(path: str, declared: str, shown: str) -> str:
         return "conllu"
     if shown.endswith(".txt"):
         return "text"
-    from tagger.data.corpus import read_text_lines
     for _, line in read_text_lines(path):
         if line.strip() and not line.startswith("#"):
             return "conllu" if line.count("\t") == 9 else "text"
@@ -196,7 +142,6 @@ def chunks(items, size: int):
 
 
 def tag_text_file(backend, path: str, out, batch_size: int, x_to_second_best: bool) -> int:
-    from tagger.data.corpus import read_text_lines
     count = 0
     for chunk in chunks(read_text_lines(path), batch_size * CHUNK_BATCHES):
         for (number, text), tagged in zip(chunk, backend.tag_text([text for _, text in chunk])):
@@ -210,9 +155,7 @@ def _raw_field(line, i):
 
 
 def tag_conllu_file(backend, kind: str, path: str, out, batch_size: int, x_to_second_best: bool) -> int:
-    import conllu
 
-    from tagger.data.corpus import read_conllu
     read_conllu(path, labeled=False)  # clear file:line errors before anything is written
     raw = {name: _raw_field for name in ("form", "lemma", "upos", "xpos", "feats", "head", "deprel", "deps", "misc")}
     inexact = count = 0
@@ -241,7 +184,6 @@ def tag_conllu_file(backend, kind: str, path: str, out, batch_size: int, x_to_se
 def predict(model: str, input_path: str, output_path: str, input_format: str = "auto", batch_size: int = 64,
             x_to_second_best: bool = False, num_threads: int = 1) -> int:
     """Tags `input_path` ('-' = stdin) into CoNLL-U at `output_path` ('-' = stdout); returns the sentence count."""
-    from tagger.data.corpus import DataError
     backend, kind = load_backend(model, batch_size, num_threads)
     with tempfile.TemporaryDirectory() as scratch:
         path = stdin_to_file(scratch) if input_path == "-" else input_path

@@ -166,7 +166,7 @@ def sample_exports(sample_tagger_dir) -> dict[str, str]:
     from export.saved_model import export_saved_model
     from export.tflite import export_tflite
     return {"saved_model": export_saved_model(sample_tagger_dir, verbose=False),
-            "none": export_tflite(sample_tagger_dir, "none", verbose=False),
+            "float32": export_tflite(sample_tagger_dir, "float32", verbose=False),
             "dynamic_int8": export_tflite(sample_tagger_dir, "dynamic_int8", verbose=False)}
 
 

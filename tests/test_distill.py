@@ -161,7 +161,7 @@ def test_quickstart_recipe_on_sample(tmp_path, sample_dir):
         [sys.executable, "-m", "tagger.distill", "--flagfile=flags/quickstart.flags", f"--model_dir={model_dir}",
          "--train_data=tagger/sample/ud/en_sample/*-train.conllu", "--dev_data=tagger/sample/ud/en_sample/*-dev.conllu",
          "--test_data=tagger/sample/ud/en_sample/*-test.conllu", "--tasks=upos",
-         "--train_steps=60", "--distill_steps=16", "--finetune_steps=8", "--recipe=xtremedistil",
+         "--teacher_train_steps=60", "--distill_steps=16", "--finetune_steps=8", "--recipe=xtremedistil",
          "--student=bilstm", "--bilstm_embedding_width=16", "--bilstm_units=16", "--distill_batch_size=16",
          "--export="],
         cwd=os.path.dirname(os.path.dirname(__file__)), capture_output=True, text=True, timeout=600)

@@ -95,12 +95,12 @@ def test_saved_model_signatures_match_the_checkpoint(loaded, checkpoint, sentenc
 
 
 def test_tflite_float_is_exact_and_dynamic_int8_within_its_gate(sample_exports, checkpoint, sentences):
-    from export.runtime import TFLiteTagger
+    from tagger.runtime.tflite import TFLiteTagger
     from export.verify import DYNAMIC_GATE
     tagger, _, _ = checkpoint
     expected = tagger.tag(sentences)
     texts = [" ".join(s) for s in sentences]
-    exact = TFLiteTagger(sample_exports["none"]).tag_text(texts)
+    exact = TFLiteTagger(sample_exports["float32"]).tag_text(texts)
     assert [row["words"] for row in exact] == sentences
     for row, tags in zip(exact, expected):
         for task in TASKS:
@@ -112,7 +112,7 @@ def test_tflite_float_is_exact_and_dynamic_int8_within_its_gate(sample_exports, 
 
 
 def test_tflite_has_one_dynamic_signature_and_only_tokenizer_custom_ops(sample_exports):
-    from export.runtime import load_interpreter
+    from tagger.runtime.tflite import load_interpreter
     from export.tflite import op_summary
     interpreter = load_interpreter(sample_exports["dynamic_int8"])
     signature = interpreter.get_signature_list()
@@ -125,16 +125,16 @@ def test_tflite_has_one_dynamic_signature_and_only_tokenizer_custom_ops(sample_e
 
 
 def test_tflite_without_the_registrar_says_how_to_fix_it(sample_exports):
-    from export.runtime import MissingCustomOpsError, load_interpreter
+    from tagger.runtime.tflite import MissingCustomOpsError, load_interpreter
     with pytest.raises(MissingCustomOpsError) as error:
-        load_interpreter(sample_exports["none"], register_tf_text=False)
+        load_interpreter(sample_exports["float32"], register_tf_text=False)
     message = str(error.value)
     assert "tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS" in message and "FastBertNormalize" in message
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_hostile_inputs_get_one_tag_per_word(name, loaded, sample_exports):
-    from export.runtime import TFLiteTagger
+    from tagger.runtime.tflite import TFLiteTagger
     text = HOSTILE[name]
     batch = [text, "Anna works .".encode()]  # a normal neighbour in the same batch
     out = loaded.signatures["serving_default"](sentences=tf.constant(batch))
@@ -156,12 +156,12 @@ def test_hostile_inputs_get_one_tag_per_word(name, loaded, sample_exports):
 
 
 def test_a_batch_of_only_blank_sentences(loaded, sample_exports):
-    from export.runtime import TFLiteTagger
+    from tagger.runtime.tflite import TFLiteTagger
     out = loaded.signatures["serving_default"](sentences=tf.constant(["", "  \t "]))
     assert out["num_words"].numpy().tolist() == [0, 0] and out["upos"].shape == (2, 0)
     by_words = loaded.signatures["tag_words"](words=tf.zeros([2, 0], tf.string), num_words=tf.constant([0, 0]))
     assert by_words["ner"].shape == (2, 0)
-    assert [row["words"] for row in TFLiteTagger(sample_exports["none"]).tag_text(["", " "])] == [[], []]
+    assert [row["words"] for row in TFLiteTagger(sample_exports["float32"]).tag_text(["", " "])] == [[], []]
 
 
 def test_rest_instances_map_onto_every_signature(loaded, checkpoint):
@@ -241,12 +241,12 @@ def test_verify_reports_and_gates(sample_tagger_dir, sample_exports):
     from export.verify import verify
     report = verify(sample_tagger_dir, f"{SAMPLE_UD_DEV},{SAMPLE_NER_DEV}", verbose=False)
     assert report == json.load(open(os.path.join(sample_tagger_dir, "metrics", "verify.json")))
-    assert report["passed"] and [c["precision"] for c in report["artifacts"]] == ["float32", "dynamic_int8", "none"]
+    assert report["passed"] and [c["precision"] for c in report["artifacts"]] == ["float32", "dynamic_int8", "float32"]
     for check in report["artifacts"]:
         assert check["comparable_sentences"] == check["sentences"] == report["sentences"]
         assert set(check["agreement"]) == set(TASKS) and check["passed"]
         assert set(check["f1"]["upos"]["per_treebank"]) == {"de_sample", "en_sample", "es_sample"}
-        if check["precision"] in ("float32", "none"):
+        if check["precision"] == "float32":
             assert check["min_agreement"] == 1.0 and all(abs(f["delta"]) < 1e-9 for f in check["f1"].values())
     # the binary's exit status: 0 normally, 1 when an artifact misses its gate
     command = [sys.executable, "-m", "export.verify", f"--model_dir={sample_tagger_dir}",
@@ -258,7 +258,7 @@ def test_verify_reports_and_gates(sample_tagger_dir, sample_exports):
 
 
 def test_full_int8_converts_runs_and_stays_close(sample_tagger_dir, sample_exports):
-    from export.runtime import TFLiteTagger
+    from tagger.runtime.tflite import TFLiteTagger
     from export.tflite import export_tflite
     from export.verify import verify
     path = export_tflite(sample_tagger_dir, "full_int8", calibration_data=SAMPLE_UD_DEV, calibration_sentences=32,

@@ -1,22 +1,67 @@
-"""Every shipped flagfile parses against the distill binary's flags (no typos, no stale names)."""
+"""Every shipped flagfile parses against its binary's flags, and the data it names exists.
+
+A flagfile with `--teacher_*` or `--recipe` is for `tagger.distill`, any other for `tagger.finetune`.
+Each binary's flags are declared in a fresh interpreter (binaries declare theirs only when run).
+"""
 import glob
+import json
 import os
+import subprocess
+import sys
 
 import pytest
+
+from conftest import REPO, SHARED_DATA
+
+FLAGFILES = sorted(glob.glob(os.path.join(REPO, "flags", "*.flags")))
+DATA_FLAGS = ("train_data", "dev_data", "test_data", "unlabeled_data")
+
+PARSE = """
+import json, sys
 from absl import flags
+import {module} as binary
+binary.define_flags()
+out = {{}}
+for path in sys.argv[1:]:
+    flags.FLAGS(["binary", "--flagfile=" + path])
+    out[path] = {{name: flags.FLAGS[name].value for name in flags.FLAGS.get_key_flags_for_module(binary)}}
+    out[path].update({{name: flags.FLAGS[name].value for name in {data_flags!r} if name in flags.FLAGS}})
+    flags.FLAGS.unparse_flags()
+print(json.dumps(out))
+"""
 
-from conftest import REPO
+
+def binary_of(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        names = [line.split("=")[0] for line in f if line.startswith("--")]
+    return "tagger.distill.__main__" if any(n.startswith(("--teacher_", "--recipe")) for n in names) \
+        else "tagger.finetune"
 
 
-@pytest.mark.parametrize("flagfile", sorted(glob.glob(os.path.join(REPO, "flags", "*.flags"))),
-                         ids=os.path.basename)
-def test_flagfile_parses(flagfile):
-    import tagger.distill.__main__ as distill  # noqa: F401  (declares the flags)
-    parsed = flags.FLAGS
-    try:
-        parsed(["distill", f"--flagfile={flagfile}"])
-        assert parsed.model_dir and parsed.train_data
-        assert parsed.recipe in ("tsai2019", "xtremedistil", "labels_only")
-        assert bool(parsed.teacher_dir) != bool(parsed.teacher_init)
-    finally:
-        parsed.unparse_flags()
+@pytest.fixture(scope="module")
+def parsed() -> dict[str, dict]:
+    """{flagfile: {flag: value}} for every flagfile, parsed by its own binary."""
+    result = {}
+    for module in ("tagger.distill.__main__", "tagger.finetune"):
+        paths = [p for p in FLAGFILES if binary_of(p) == module]
+        run = subprocess.run([sys.executable, "-c", PARSE.format(module=module, data_flags=DATA_FLAGS), *paths],
+                             cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr[-3000:]
+        result.update(json.loads(run.stdout.strip().splitlines()[-1]))
+    return result
+
+
+@pytest.mark.parametrize("flagfile", FLAGFILES, ids=os.path.basename)
+def test_flagfile_parses_and_names_existing_data(flagfile, parsed):
+    values = parsed[flagfile]
+    assert values["model_dir"] and values["train_data"]
+    if binary_of(flagfile) == "tagger.distill.__main__":
+        assert bool(values["teacher_dir"]) != bool(values["teacher_init"])
+    if not os.path.isdir(SHARED_DATA):
+        pytest.skip(f"../shared/data not found at {SHARED_DATA}")
+    for name in DATA_FLAGS:
+        for pattern in filter(None, (values.get(name) or "").split(",")):
+            if pattern.startswith("tfds:"):
+                continue
+            assert glob.glob(os.path.join(REPO, pattern)), f"{os.path.basename(flagfile)}: --{name}={pattern} " \
+                                                             "matches no file"

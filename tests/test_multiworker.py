@@ -96,43 +96,26 @@ def test_text_lines_partition_tfrecord(tmp_path):
                      everything)
 
 
-@pytest.fixture
-def distill_flags():
-    """The distill binary's FLAGS, parsed with defaults, restored afterwards."""
-    from absl import flags
-    from absl.testing import flagsaver
-    import tagger.distill.__main__ as distill_main  # noqa: F401  (defines the flags)
-    was_parsed = flags.FLAGS.is_parsed()
-    if not was_parsed:
-        flags.FLAGS.mark_as_parsed()
-    with flagsaver.flagsaver():
-        yield flags.FLAGS, distill_main
-    if not was_parsed:
-        flags.FLAGS.unparse_flags()
-
-
 def contexts(n):
     return [tf.distribute.InputContext(num_input_pipelines=n, input_pipeline_id=i, num_replicas_in_sync=n)
             for i in range(n)]
 
 
 @pytest.mark.parametrize("files", [1, 3])
-def test_distill_unlabeled_stream_is_sharded_by_input_context(tmp_path, distill_flags, files):
-    FLAGS, distill_main = distill_flags
+def test_distill_unlabeled_stream_is_sharded_by_input_context(tmp_path, files):
+    from tagger.distill.job import transfer_lines
     everything = []
     for f in range(files):
         lines = [f"unlabeled {f}/{i} sentence" for i in range(11)]
         write_lines(tmp_path, f"u{f}.txt", lines)
         everything += lines
-    FLAGS.unlabeled_data = str(tmp_path / "*.txt")
-    FLAGS.train_text_fraction = 0.0
-    lines = distill_main.unlabeled_lines(["labelled text"])
+    unlabeled = str(tmp_path / "*.txt")
+    lines = transfer_lines(["labelled text"], unlabeled, None, train_text_fraction=0.0, seed=0)
     assert_partition([read_all(lines(context)) for context in contexts(2)], everything)
 
     # with labelled text mixed in (an endless stream): each worker draws only from its own shards
-    FLAGS.train_text_fraction = 0.3
     train_text = [f"train sentence {i}" for i in range(8)]
-    lines = distill_main.unlabeled_lines(train_text)
+    lines = transfer_lines(train_text, unlabeled, None, train_text_fraction=0.3, seed=0)
     seen = [set(read_all(lines(context).take(200))) for context in contexts(2)]
     assert not seen[0] & seen[1]
     assert seen[0] | seen[1] == set(everything) | set(train_text)
@@ -186,7 +169,8 @@ def distill_command(model_dir, *extra):
             f"--teacher_init=config:{model_dir}.bert_config.json", f"--vocab_file={SAMPLE}/vocab.txt",
             f"--train_data={EN.format('train')}", f"--dev_data={EN.format('dev')}",
             f"--test_data={EN.format('test')}", "--tasks=upos", f"--unlabeled_data={SAMPLE}/unlabeled/*.txt",
-            "--max_seq_length=32", "--train_batch_size=16", "--train_steps=150", "--learning_rate=2e-3",
+            "--max_seq_length=32", "--teacher_batch_size=16", "--teacher_train_steps=150",
+            "--teacher_learning_rate=2e-3",
             "--recipe=tsai2019", "--student_layers=1", "--student_hidden_size=32", "--student_heads=2",
             "--student_intermediate_size=64", "--distill_steps=60", "--distill_batch_size=16",
             "--distill_learning_rate=2e-3", "--finetune_steps=80", "--finetune_batch_size=16",

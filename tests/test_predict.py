@@ -52,7 +52,7 @@ def test_conllu_round_trip_keeps_every_other_column(sample_tagger_dir, checkpoin
 def test_every_model_kind_writes_the_same_conllu(sample_tagger_dir, sample_exports, tmp_path):
     outputs = []
     for i, model in enumerate([sample_tagger_dir, os.path.dirname(sample_exports["saved_model"]),
-                               sample_exports["none"]]):
+                               sample_exports["float32"]]):
         for source, suffix in ((DE_TEST, "conllu"), (None, "txt")):
             if source is None:
                 source = tmp_path / "input.txt"
@@ -99,7 +99,7 @@ def test_stdin_to_stdout_with_the_tflite_model(sample_exports):
 def test_stdin_errors_name_stdin(sample_exports, monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"1\tAnna\n")))
     with pytest.raises(DataError, match=r"^<stdin>:1: expected 10 tab-separated columns"):
-        predict(sample_exports["none"], "-", "-", input_format="conllu")
+        predict(sample_exports["float32"], "-", "-", input_format="conllu")
     assert capsys.readouterr().out == ""
 
 
@@ -108,13 +108,13 @@ def test_bad_input_is_a_clear_error_and_leaves_no_output(sample_exports, tmp_pat
     broken.write_text("1\tAnna\t_\t_\t_\t_\t_\t_\t_\t_\n3\tworks\t_\t_\t_\t_\t_\t_\t_\t_\n\n", encoding="utf-8")
     output = tmp_path / "out.conllu"
     with pytest.raises(DataError, match=r"broken.conllu:2: word id 3 out of sequence"):
-        predict(sample_exports["none"], str(broken), str(output))
+        predict(sample_exports["float32"], str(broken), str(output))
     assert not os.path.exists(output) and not os.path.exists(str(output) + ".partial")
     untagged = tmp_path / "untagged.conllu"  # tokenised, not tagged: UPOS "_" is accepted
     untagged.write_text("# text = Anna works.\n1\tAnna\t_\t_\t_\t_\t_\t_\t_\t_\n"
                         "2\tworks\t_\t_\t_\t_\t_\t_\t_\tSpaceAfter=No\n"
                         "3\t.\t_\t_\t_\t_\t_\t_\t_\t_\n\n", encoding="utf-8")
-    predict(sample_exports["none"], str(untagged), str(output))
+    predict(sample_exports["float32"], str(untagged), str(output))
     rows = [line.split("\t") for line in output.read_text(encoding="utf-8").splitlines()[1:4]]
     assert rows[1][9].startswith("SpaceAfter=No|NER=") and all(row[3] != "_" for row in rows)
 

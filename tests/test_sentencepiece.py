@@ -188,7 +188,7 @@ def test_sp_exports_pass_the_verify_gate(sp_tagger_dir, sp_exports):
 
 
 def test_sp_exports_tag_hostile_text_with_one_tag_per_word(sp_exports):
-    from export.runtime import TFLiteTagger
+    from tagger.runtime.tflite import TFLiteTagger
     loaded = tf.saved_model.load(sp_exports["saved_model"])
     texts = list(HOSTILE_TEXT.values())
     served = loaded.signatures["serving_default"](sentences=tf.constant(texts))

@@ -78,7 +78,7 @@ def test_cache_round_trip_and_loss(tmp_path, tiny_vocab_file):
     batch = next(iter(teacher_cache.cached_dataset(full, 2, pad_id=tokenizer.pad_id)))
     distiller = recipes.Distiller(teacher, student, tf.distribute.get_strategy(), str(tmp_path / "work"),
                                   teacher_layer=1)
-    cached = distiller.stage_loss("soft", batch, training=False)
+    cached = distiller.stage_loss("soft_cached", batch, training=False)
     plain = {name: batch[name] for name in teacher_cache.WINDOW_FEATURES}
     on_the_fly = distiller.stage_loss("soft", plain, training=False)
     for name in ("soft_upos", "soft_ner"):
@@ -88,10 +88,10 @@ def test_cache_round_trip_and_loss(tmp_path, tiny_vocab_file):
 
 
 def test_dev_loss_sample_spans_the_whole_dev_set():
-    import tagger.distill.__main__ as distill
-    assert distill.evenly_spaced(list(range(10)), 3) == [0, 3, 6]
-    assert distill.evenly_spaced(list(range(4)), 0) == [0, 1, 2, 3]
-    assert distill.evenly_spaced(list(range(4)), 9) == [0, 1, 2, 3]
+    from tagger.distill.job import evenly_spaced
+    assert evenly_spaced(list(range(10)), 3) == [0, 3, 6]
+    assert evenly_spaced(list(range(4)), 0) == [0, 1, 2, 3]
+    assert evenly_spaced(list(range(4)), 9) == [0, 1, 2, 3]
 
 
 def test_distill_binary_trains_from_the_cache(tmp_path, sample_tagger_dir):

@@ -212,5 +212,5 @@ def test_report_rejects_a_directory_without_metrics(tmp_path):
 
 
 def test_language_of():
-    from tagger.report import language_of
+    from tagger.reporting.series import language_of
     assert language_of("kk_ktb") == "kk" and language_of("wikiann_kk") == "kk" and language_of("ner_de") == "de"

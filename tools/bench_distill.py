@@ -42,26 +42,28 @@ from absl import app, flags  # noqa: E402
 
 from tools import benchlib as B  # noqa: E402
 
-flags.DEFINE_string("teacher_dir", None, "Teacher model directory; default: random mBERT-sized weights.")
-B.define_model_flags()
-flags.DEFINE_string("text", None, "Unlabeled text globs for the pipeline; default ../shared/data/unlabeled, "
-                    "else the embedded sample.")
-flags.DEFINE_integer("batch_size", 32, "Windows per step.")
-flags.DEFINE_integer("seq_length", 64, "Wordpieces per window ([CLS]/[SEP] included).")
-flags.DEFINE_float("temperature", 3.0, "Soft-loss temperature.")
+def define_flags():
+    flags.DEFINE_string("teacher_dir", None, "Teacher model directory; default: random mBERT-sized weights.")
+    B.define_model_flags()
+    flags.DEFINE_string("text", None, "Unlabeled text globs for the pipeline; default ../shared/data/unlabeled, "
+                        "else the embedded sample.")
+    flags.DEFINE_integer("batch_size", 32, "Windows per step.")
+    flags.DEFINE_integer("seq_length", 64, "Wordpieces per window ([CLS]/[SEP] included).")
+    flags.DEFINE_float("temperature", 3.0, "Soft-loss temperature.")
+    flags.DEFINE_list("variants", list(VARIANTS), f"Step variants to time: {', '.join(VARIANTS)}.")
+    flags.DEFINE_bool("check_equivalence", True, "Check the semantics-preserving variants against baseline on "
+                      "tiny models.")
+    flags.DEFINE_integer("min_runs", 3, "Interleaved rounds (one timed step of each variant) at least.")
+    flags.DEFINE_integer("warmup", 2, "Untimed steps of each variant first (the first traces and compiles).")
+    flags.DEFINE_float("max_seconds", 15.0, "Rounds go on until about this many seconds per variant are spent.")
+    flags.DEFINE_float("pipeline_seconds", 15.0, "Time the input pipeline this long.")
+    flags.DEFINE_float("time_budget_s", 540, "Whole-run budget: later variants are skipped once it is spent.")
+    flags.DEFINE_bool("quick", False, "Smoke test: 1 warm-up step, 2 timed steps, 2 s of pipeline.")
+    flags.DEFINE_string("output_json", None, "Write the results here.")
+    flags.DEFINE_string("output_md", None, "Write the markdown tables here (they are printed too).")
+
 VARIANTS = ("baseline", "jit", "jit_teacher", "dense_grads", "jit_student", "student_only", "frozen_embeddings")
 SEMANTICS_PRESERVING = ("baseline", "jit", "jit_teacher", "dense_grads", "jit_student")
-flags.DEFINE_list("variants", list(VARIANTS), f"Step variants to time: {', '.join(VARIANTS)}.")
-flags.DEFINE_bool("check_equivalence", True, "Check the semantics-preserving variants against baseline on "
-                  "tiny models.")
-flags.DEFINE_integer("min_runs", 3, "Interleaved rounds (one timed step of each variant) at least.")
-flags.DEFINE_integer("warmup", 2, "Untimed steps of each variant first (the first traces and compiles).")
-flags.DEFINE_float("max_seconds", 15.0, "Rounds go on until about this many seconds per variant are spent.")
-flags.DEFINE_float("pipeline_seconds", 15.0, "Time the input pipeline this long.")
-flags.DEFINE_float("time_budget_s", 540, "Whole-run budget: later variants are skipped once it is spent.")
-flags.DEFINE_bool("quick", False, "Smoke test: 1 warm-up step, 2 timed steps, 2 s of pipeline.")
-flags.DEFINE_string("output_json", None, "Write the results here.")
-flags.DEFINE_string("output_md", None, "Write the markdown tables here (they are printed too).")
 FLAGS = flags.FLAGS
 
 GOAL_RATIO = 0.8
@@ -385,4 +387,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

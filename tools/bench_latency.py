@@ -43,36 +43,38 @@ from absl import app, flags  # noqa: E402
 
 from tools import benchlib as B  # noqa: E402
 
-flags.DEFINE_string("teacher_dir", None, "Teacher model directory; default: random mBERT-sized weights.")
-flags.DEFINE_string("student_dir", None, "Student model directory; default: random MiniBERT weights.")
-B.define_model_flags()
-flags.DEFINE_string("text", None, "Globs of running text for the sentences; default ../shared/data/unlabeled, "
-                    "else the embedded sample.")
-flags.DEFINE_integer("max_seq_length", 128, "Random models: window length.")
-flags.DEFINE_list("lengths", ["32", "128"], "Window lengths (wordpieces incl. [CLS]/[SEP]) for ids_L and text_L.")
-flags.DEFINE_integer("sentence_words", 20, "Words in the end-to-end sentence (text_<n>w) and throughput batch.")
-flags.DEFINE_list("proportional_words", ["10", "100"], "Short and long sentence (words) for the "
-                  "latency-proportional-to-length check.")
-flags.DEFINE_integer("batch_size", 32, "Throughput batch (sentences).")
-flags.DEFINE_list("tflite_threads", ["1", "2"], "LiteRT interpreter threads (student).")
-flags.DEFINE_list("teacher_tflite_threads", ["1"], "LiteRT interpreter threads for the teacher's TFLite models.")
-flags.DEFINE_list("tf_threads", ["1", "2"], "TensorFlow threads; the first in this process, the rest in a child.")
-flags.DEFINE_list("student_tflite", list(B.TFLITE_VARIANTS), "Student TFLite variants.")
-flags.DEFINE_list("teacher_tflite", list(B.TFLITE_VARIANTS), "Teacher TFLite variants (dropped near the budget).")
-flags.DEFINE_bool("saved_model", True, "Export and time the SavedModels.")
-flags.DEFINE_bool("reuse_exports", False, "With --teacher_dir/--student_dir: time the artifacts already in "
-                  "MODEL_DIR/export (newest SavedModel, tagger_<quantize>.tflite) instead of exporting afresh.")
-flags.DEFINE_integer("calibration_sentences", 32, "Representative sentences for full_int8.")
-flags.DEFINE_float("time_budget_s", 540, "Whole-run budget: measurements shrink and optional teacher artifacts "
-                   "are skipped to stay inside it.")
-flags.DEFINE_float("max_seconds", 2.0, "Time spent on one measurement once --min_runs are done.")
-flags.DEFINE_integer("min_runs", 5, "Runs per measurement at least.")
-flags.DEFINE_integer("warmup", 3, "Untimed calls before each measurement.")
-flags.DEFINE_bool("quick", False, "Smoke test: 1 warm-up, 2-3 runs, small rate probes, 4 calibration sentences.")
-flags.DEFINE_string("work_dir", None, "Where artifacts go (kept); default: a temporary directory, removed.")
-flags.DEFINE_string("output_json", None, "Write the results here.")
-flags.DEFINE_string("output_md", None, "Write the markdown tables here (they are printed too).")
-flags.DEFINE_bool("tf_only_child", False, "Internal: time TensorFlow only (the child run for extra --tf_threads).")
+def define_flags():
+    flags.DEFINE_string("teacher_dir", None, "Teacher model directory; default: random mBERT-sized weights.")
+    flags.DEFINE_string("student_dir", None, "Student model directory; default: random MiniBERT weights.")
+    B.define_model_flags()
+    flags.DEFINE_string("text", None, "Globs of running text for the sentences; default ../shared/data/unlabeled, "
+                        "else the embedded sample.")
+    flags.DEFINE_integer("max_seq_length", 128, "Random models: window length.")
+    flags.DEFINE_list("lengths", ["32", "128"], "Window lengths (wordpieces incl. [CLS]/[SEP]) for ids_L and text_L.")
+    flags.DEFINE_integer("sentence_words", 20, "Words in the end-to-end sentence (text_<n>w) and throughput batch.")
+    flags.DEFINE_list("proportional_words", ["10", "100"], "Short and long sentence (words) for the "
+                      "latency-proportional-to-length check.")
+    flags.DEFINE_integer("batch_size", 32, "Throughput batch (sentences).")
+    flags.DEFINE_list("tflite_threads", ["1", "2"], "LiteRT interpreter threads (student).")
+    flags.DEFINE_list("teacher_tflite_threads", ["1"], "LiteRT interpreter threads for the teacher's TFLite models.")
+    flags.DEFINE_list("tf_threads", ["1", "2"], "TensorFlow threads; the first in this process, the rest in a child.")
+    flags.DEFINE_list("student_tflite", list(B.TFLITE_VARIANTS), "Student TFLite variants.")
+    flags.DEFINE_list("teacher_tflite", list(B.TFLITE_VARIANTS), "Teacher TFLite variants (dropped near the budget).")
+    flags.DEFINE_bool("saved_model", True, "Export and time the SavedModels.")
+    flags.DEFINE_bool("reuse_exports", False, "With --teacher_dir/--student_dir: time the artifacts already in "
+                      "MODEL_DIR/export (newest SavedModel, tagger_<quantize>.tflite) instead of exporting afresh.")
+    flags.DEFINE_integer("calibration_sentences", 32, "Representative sentences for full_int8.")
+    flags.DEFINE_float("time_budget_s", 540, "Whole-run budget: measurements shrink and optional teacher artifacts "
+                       "are skipped to stay inside it.")
+    flags.DEFINE_float("max_seconds", 2.0, "Time spent on one measurement once --min_runs are done.")
+    flags.DEFINE_integer("min_runs", 5, "Runs per measurement at least.")
+    flags.DEFINE_integer("warmup", 3, "Untimed calls before each measurement.")
+    flags.DEFINE_bool("quick", False, "Smoke test: 1 warm-up, 2-3 runs, small rate probes, 4 calibration sentences.")
+    flags.DEFINE_string("work_dir", None, "Where artifacts go (kept); default: a temporary directory, removed.")
+    flags.DEFINE_string("output_json", None, "Write the results here.")
+    flags.DEFINE_string("output_md", None, "Write the markdown tables here (they are printed too).")
+    flags.DEFINE_bool("tf_only_child", False, "Internal: time TensorFlow only (the child run for extra --tf_threads).")
+
 FLAGS = flags.FLAGS
 
 GOAL_SPEEDUP = {32: 300.0, 128: 150.0}
@@ -223,7 +225,7 @@ def time_text_and_batch(run: Run, role: str, runtime: str, threads: int, call, i
 def time_tf(run: Run, role: str, model, tokenizer, config, threads: int, inputs: dict) -> None:
     """The in-process serving module: `tag_ids` (the model on word ids) and `serving_default` (text)."""
     import tensorflow as tf
-    from export.graph import TaggerModule
+    from tagger.serving import TaggerModule
     module = TaggerModule(model, tokenizer, config["tasks"])
     for name, features in ids_inputs(tokenizer, inputs["sentences"]).items():
         run.record(role, "tf", threads, name, 1, lambda: module.tag_ids(**features))
@@ -255,7 +257,7 @@ def time_saved_model(run: Run, role: str, export_dir: str, tokenizer, threads: i
 
 
 def time_tflite(run: Run, role: str, export_dir: str, variant: str, inputs: dict, summary: dict) -> None:
-    from export.runtime import TFLiteTagger
+    from tagger.runtime.tflite import TFLiteTagger
     t0 = B.time.perf_counter()
     path, reused = B.tflite_model(export_dir, variant, inputs["calibration_file"], len(inputs["calibration"]),
                                   reuse_from(summary))
@@ -308,7 +310,7 @@ def measure_rates(run: Run) -> dict:
         if variant == "full_int8":
             converter.representative_dataset = lambda: ([x] for x in samples)
             converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        from export.runtime import load_interpreter
+        from tagger.runtime.tflite import load_interpreter
         interpreter = load_interpreter(model_content=converter.convert(), num_threads=1)
         runner = interpreter.get_signature_runner()
         timing = run.timing(lambda: runner(x=samples[0]))
@@ -580,7 +582,7 @@ def main(argv):
                          "text": text_description},
             "artifacts": {"built_by": "export.saved_model.export_saved_model, export.tflite.export_tflite "
                                       "(quantize none = float32, dynamic_int8, full_int8); run with "
-                                      "export.runtime.TFLiteTagger", "reused": run.reused, "phases": run.phases},
+                                      "tagger.runtime.tflite.TFLiteTagger", "reused": run.reused, "phases": run.phases},
             "models": models, "inputs": inputs["described"], "rates": rates, "latency": run.latency,
             "floors": floors(run, models, rates), "ratios": ratios, "goals": goals, "skipped": run.skipped,
             "elapsed_s": run.budget.elapsed(),
@@ -597,4 +599,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -4,7 +4,7 @@ Nothing here imports TensorFlow at module load, so a tool can pin TensorFlow's
 thread pools (`pin_tf_threads`) before the runtime starts.
 
 Artifacts are built with the project's exporters (`export.saved_model.export_saved_model`,
-`export.tflite.export_tflite`) and run with `export.runtime.TFLiteTagger`.
+`export.tflite.export_tflite`) and run with `tagger.runtime.tflite.TFLiteTagger`.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import statistics
 import sys
 import time
 
+from tagger.flags_common import TFLITE_VARIANTS  # noqa: E402
 from tagger.markdown import fmt, markdown_table  # noqa: F401,E402  (re-exported)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -28,7 +29,6 @@ SAMPLE_TEXT = os.path.join(REPO, "tagger", "sample", "unlabeled", "*.txt")
 SAMPLE_VOCAB = os.path.join(REPO, "tagger", "sample", "vocab.txt")
 UPOS_LABELS = ["<unk>", "ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON",
                "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X"]
-TFLITE_VARIANTS = ("float32", "dynamic_int8", "full_int8")
 
 
 # -- threads -----------------------------------------------------------------------
@@ -290,10 +290,7 @@ def path_size(path: str) -> int:
 
 
 # -- artifacts ------------------------------------------------------------------------
-# Built with the exporters in export/ (the artifacts users ship), named as in export.tflite:
-# our variant "float32" is its quantize mode "none".
-
-EXPORT_QUANTIZE = {"float32": "none", "dynamic_int8": "dynamic_int8", "full_int8": "full_int8"}
+# Built with the exporters in export/ (the artifacts users ship), named as in export.tflite.
 
 
 def shadow_model_dir(model_dir: str, directory: str) -> str:
@@ -324,11 +321,11 @@ def tflite_model(model_dir: str, variant: str, calibration_file: str, calibratio
     """(.tflite path, reused): `reuse_from`/export/tagger_<quantize>.tflite if it exists, else a fresh
     export of `model_dir` (full_int8 calibrated on the sentences in `calibration_file`)."""
     from export.tflite import export_tflite, tflite_path
-    if variant not in EXPORT_QUANTIZE:
+    if variant not in TFLITE_VARIANTS:
         raise ValueError(f"TFLite variant must be one of {', '.join(TFLITE_VARIANTS)}, not {variant!r}")
-    if reuse_from and os.path.exists(tflite_path(reuse_from, EXPORT_QUANTIZE[variant])):
-        return tflite_path(reuse_from, EXPORT_QUANTIZE[variant]), True
-    return export_tflite(model_dir, EXPORT_QUANTIZE[variant], calibration_data=calibration_file,
+    if reuse_from and os.path.exists(tflite_path(reuse_from, variant)):
+        return tflite_path(reuse_from, variant), True
+    return export_tflite(model_dir, variant, calibration_data=calibration_file,
                          calibration_sentences=calibration_sentences, verbose=False), False
 
 

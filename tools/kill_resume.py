@@ -24,7 +24,6 @@ every kill and everything compared equal.
 """
 from __future__ import annotations
 
-import argparse
 import glob
 import hashlib
 import json
@@ -35,6 +34,8 @@ import signal
 import subprocess
 import sys
 import time
+
+from absl import app, flags
 
 # Written by every save, so excluded from the comparison: it counts saves, which differ
 # between a run with restarts and one without; it is not training state.
@@ -370,26 +371,27 @@ def run_kill_resume(command: list[str], model_dir_flag: str = "--model_dir", kil
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     usage="%(prog)s [options] -- COMMAND ...")
-    parser.add_argument("--kills", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--work_dir", default=None, help="Fresh directory for the two model dirs and logs.")
-    parser.add_argument("--model_dir_flag", default="--model_dir")
-    parser.add_argument("--max_delay", type=float, default=None,
-                        help="Seconds; default: reference first-to-last checkpoint time / (kills + 1).")
-    parser.add_argument("--timeout", type=float, default=3600.0)
-    parser.add_argument("--watch", action="append", default=None,
-                        help="Glob (under the model dir) of checkpoint files that arm a kill; repeat for one per "
-                             "kill, cycled. Default: any *.index.")
-    parser.add_argument("--output", default=None, help="Report JSON (default: WORK_DIR/kill_resume.json).")
-    parser.add_argument("--summary", default=None, help="Append the markdown summary line to this file.")
-    parser.add_argument("command", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    flags.DEFINE_integer("kills", 10, "SIGKILLs to send.")
+    flags.DEFINE_integer("seed", 0, "Seed of the kill delays.")
+    flags.DEFINE_string("work_dir", None, "Fresh directory for the two model dirs and logs.")
+    flags.DEFINE_string("model_dir_flag", "--model_dir", "The command's flag that names its output directory.")
+    flags.DEFINE_float("max_delay", None, "Seconds; default: reference first-to-last checkpoint time / (kills + 1).")
+    flags.DEFINE_float("timeout", 3600.0, "Seconds each run may take.")
+    flags.DEFINE_multi_string("watch", None, "Glob (under the model dir) of checkpoint files that arm a kill; "
+                              "repeat for one per kill, cycled. Default: any *.index.")
+    flags.DEFINE_string("output", None, "Report JSON (default: WORK_DIR/kill_resume.json).")
+    flags.DEFINE_string("summary", None, "Append the markdown summary line to this file.")
+
+
+def main(argv: list[str]) -> int:
+    args = FLAGS
+    command = argv[1:]
     if not command:
-        parser.error("give the training command after --")
+        raise app.UsageError("give the training command after --")
     report = run_kill_resume(command, args.model_dir_flag, args.kills, args.seed, args.work_dir, args.max_delay,
                              timeout=args.timeout, watch=args.watch or "**/*.index")
     output = args.output or os.path.join(report["work_dir"], "kill_resume.json")
@@ -406,4 +408,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    define_flags()
+    app.run(main)

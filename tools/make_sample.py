@@ -16,15 +16,16 @@ always writes byte-identical files. Under ``--out`` (default ``tagger/sample``):
 * ``unlabeled/<lang>.txt``: raw sentences for distillation, plus a few lines
   shorter than 10 characters that the distiller must drop;
 * ``vocab.txt``: a cased WordPiece vocabulary (needs TensorFlow Text; skip it
-  with ``--no-vocab``, which keeps the run pure standard library);
+  with ``--novocab``);
 * ``README.md``.
 """
 from __future__ import annotations
 
-import argparse
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from absl import app, flags
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO_ROOT / "tagger" / "sample"
@@ -1284,7 +1285,7 @@ def write_readme(out: Path, samples: list[LanguageSample], with_vocab: bool) -> 
         f"{MIN_UNLABELED_CHARS} characters that the distiller should drop.",
         f"- `vocab.txt`: cased WordPiece vocabulary (≤{VOCAB_SIZE} + missing characters) learned from the train and "
         "unlabeled text; `[PAD]` is id 0." if with_vocab else "- (`vocab.txt` was not generated in this run.)",
-        f"- Seed {DEFAULT_SEED} (`--seed`); `--no-vocab` skips the TensorFlow Text step and needs only the stdlib.",
+        f"- Seed {DEFAULT_SEED} (`--seed`); `--novocab` skips the TensorFlow Text step.",
     ]
     write_text(out / "README.md", "\n".join(lines) + "\n")
 
@@ -1374,17 +1375,18 @@ def write_vocab(out: Path, samples: list[LanguageSample]) -> None:
 
 # ---------------------------------------------------------------------- main
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", default=str(DEFAULT_OUT), help="output folder (default: tagger/sample)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (default: %(default)s)")
-    parser.add_argument("--no-vocab", action="store_true",
-                        help="skip vocab.txt (the rest needs only the standard library)")
-    return parser.parse_args(argv)
+FLAGS = flags.FLAGS
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
+def define_flags():
+    flags.DEFINE_string("out", str(DEFAULT_OUT), "Output folder.")
+    flags.DEFINE_integer("seed", DEFAULT_SEED, "Random seed.")
+    flags.DEFINE_bool("vocab", True, "Write vocab.txt (--novocab: the rest needs only the standard library).")
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    args = FLAGS
     out = Path(args.out)
     samples = [generate_language(lang, args.seed) for lang in LANGUAGES]
     for sample in samples:
@@ -1392,10 +1394,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{sample.lang}: ud " + ", ".join(f"{k} {len(v)}" for k, v in sample.ud.items())
               + "; ner " + ", ".join(f"{k} {len(v)}" for k, v in sample.ner.items())
               + f"; unlabeled {len(sample.unlabeled)} lines")
-    if not args.no_vocab:
+    if args.vocab:
         write_vocab(out, samples)
-    write_readme(out, samples, with_vocab=not args.no_vocab)
+    write_readme(out, samples, with_vocab=args.vocab)
 
 
 if __name__ == "__main__":
-    main()
+    define_flags()
+    app.run(main)

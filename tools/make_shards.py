@@ -9,11 +9,12 @@ are dropped and counted. Invalid UTF-8 is reported with file and line, never sil
 """
 from __future__ import annotations
 
-import argparse
 import gzip
 import os
 import re
 import sys
+
+from absl import app, flags
 
 SENTENCE_END = re.compile(r"(?<=[.!?।۔؟])\s+(?=\S)|(?<=[。！？])")
 
@@ -60,15 +61,22 @@ def write_shards(sentences, output_dir: str, lines_per_shard: int, prefix: str =
     return paths
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--input", required=True, help="comma-separated text files (.txt or .txt.gz)")
-    parser.add_argument("--output_dir", required=True)
-    parser.add_argument("--lines_per_shard", type=int, default=100000)
-    parser.add_argument("--min_chars", type=int, default=10)
-    args = parser.parse_args(argv)
+FLAGS = flags.FLAGS
+
+
+def define_flags():
+    flags.DEFINE_list("input", None, "Comma-separated text files (.txt or .txt.gz).")
+    flags.DEFINE_string("output_dir", None, "Directory for the gzipped shards.")
+    flags.DEFINE_integer("lines_per_shard", 100000, "Sentences per shard.")
+    flags.DEFINE_integer("min_chars", 10, "Drop sentences shorter than this.")
+    flags.mark_flags_as_required(["input", "output_dir"])
+
+
+def main(argv) -> int:
+    del argv
+    args = FLAGS
     counts = {"skipped_lines": 0, "short_sentences": 0}
-    paths = write_shards(iter_sentences(args.input.split(","), args.min_chars, counts), args.output_dir,
+    paths = write_shards(iter_sentences(args.input, args.min_chars, counts), args.output_dir,
                          args.lines_per_shard)
     print(f"wrote {len(paths)} shard(s) to {args.output_dir}; dropped {counts['skipped_lines']} blank/markup "
           f"line(s) and {counts['short_sentences']} sentence(s) under {args.min_chars} characters", file=sys.stderr)
@@ -76,4 +84,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    define_flags()
+    app.run(main)

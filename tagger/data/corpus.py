@@ -6,16 +6,14 @@ naming the file and line; nothing is dropped silently.
 """
 from __future__ import annotations
 
-import dataclasses
 import glob
 import os
 import re
 from typing import Iterable, Iterator
 
-TASKS = ("upos", "ufeats", "ner")
-UPOS_TAGS = ("ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART",
-             "PRON", "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X")
-NER_TAGS = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG")
+from tagger.data import tfds_source
+from tagger.data.sentence import (DATA_FORMATS, NER_TAGS, TASKS, UPOS_TAGS,  # noqa: F401  (re-exported)
+                                  DataError, Sentence)
 
 # At most 9 digits: no sentence has a billion words, and int() refuses strings over 4300 digits
 # (a ValueError without file and line); longer ids are reported as bad ids instead.
@@ -23,30 +21,6 @@ _WORD_ID = re.compile(r"^[1-9][0-9]{0,8}$")
 _RANGE_ID = re.compile(r"^([1-9][0-9]{0,8})-([1-9][0-9]{0,8})$")
 _EMPTY_ID = re.compile(r"^[0-9]+\.[1-9][0-9]*$")
 _UD_FILE = re.compile(r"^(?P<treebank>[a-z]{2,3}_[a-z0-9]+)-ud-(?P<split>train|dev|test)\.conllu$")
-
-
-class DataError(ValueError):
-    """Bad input data; the message names the file and line."""
-
-    def __init__(self, path: str, line: int | None, problem: str):
-        where = f"{path}:{line}" if line else path
-        super().__init__(f"{where}: {problem}")
-        self.path, self.line, self.problem = path, line, problem
-
-
-@dataclasses.dataclass
-class Sentence:
-    """A gold-tokenised sentence with per-word tags for some tasks."""
-    words: list[str]
-    tags: dict[str, list[str]]
-    treebank: str
-    lang: str
-    source: str = ""  # "file:line" of the sentence start, for error messages
-
-    def __post_init__(self):
-        for task, tags in self.tags.items():
-            if len(tags) != len(self.words):
-                raise ValueError(f"{self.source}: {task} has {len(tags)} tags for {len(self.words)} words")
 
 
 def _decoded_lines(path: str) -> Iterator[tuple[int, str]]:
@@ -222,7 +196,6 @@ def expand_globs(patterns: str | Iterable[str]) -> list[str]:
 def read_corpus(patterns: str | Iterable[str], data_format: str = "auto") -> list[Sentence]:
     """Reads every file behind comma-separated globs (or `tfds:NAME[/CONFIG]:SPLIT`)."""
     if isinstance(patterns, str) and patterns.startswith("tfds:"):
-        from tagger.data import tfds_source
         return tfds_source.read_tfds(patterns[len("tfds:"):])
     sentences: list[Sentence] = []
     for path in expand_globs(patterns):

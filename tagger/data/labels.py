@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from tagger.data.corpus import Sentence
+from tagger.errors import UserError
 
 UNK_LABEL = "<unk>"
 IGNORE_ID = -1  # label id of positions (and tasks) that carry no loss
@@ -23,7 +24,7 @@ def build_label_lists(sentences: Iterable[Sentence], tasks: Iterable[str]) -> di
                 seen[task].update(tags)
     missing = [task for task, labels in seen.items() if not labels]
     if missing:
-        raise ValueError(f"no training sentence carries tags for task(s) {', '.join(missing)}")
+        raise UserError(f"no training sentence carries tags for task(s) {', '.join(missing)}")
     return {task: [UNK_LABEL] + sorted(labels) for task, labels in seen.items()}
 
 
@@ -47,5 +48,5 @@ def check_same_labels(expected: dict[str, list[str]], found: dict[str, list[str]
             removed = sorted(set(old) - set(new))[:5]
             problems.append(f"task {task!r}: {len(old)} labels in {where}, {len(new)} now"
                             + (f"; new {added}" if added else "") + (f"; gone {removed}" if removed else ""))
-    raise ValueError(f"label set differs from the one in {where}: " + "; ".join(problems)
+    raise UserError(f"label set differs from the one in {where}: " + "; ".join(problems)
                      + ". Use a new --model_dir, or the same training data.")

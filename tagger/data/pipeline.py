@@ -17,6 +17,7 @@ from tagger.data import corpus
 from tagger.data.corpus import Sentence
 from tagger.data.labels import IGNORE_ID, label_ids
 from tagger.data.tokenizer import PieceTokenizer
+import tensorflow_datasets as tfds
 
 BUCKET_BOUNDARIES = (16, 32, 64, 128, 256)
 MIN_UNLABELED_CHARS = 10  # Tsai et al. App. A.1: drop sentences under 10 characters
@@ -127,7 +128,6 @@ def _tfrecord_dataset(files: list[str], feature: str = "text") -> tf.data.Datase
 
 def _tfds_text(spec: str, data_dir: str | None) -> tf.data.Dataset:
     """`NAME[/CONFIG][:SPLIT]` of a prepared TFDS dataset; its `text` feature, one line each."""
-    import tensorflow_datasets as tfds
     name, _, split = spec.partition(":")
     dataset = tfds.load(name, split=split or "train", data_dir=data_dir, download=False, shuffle_files=False)
     return dataset.map(lambda example: example["text"]).flat_map(

@@ -14,6 +14,7 @@ from sentencepiece import sentencepiece_model_pb2 as spm_pb2
 
 from tagger.data.tokenizer import PieceTokenizer, boundary_sums, no_autograph, row_ids
 from tagger.data.words import WordSplitter
+from tagger.errors import UserError
 
 SPACE = "\u2581"
 
@@ -24,7 +25,7 @@ def read_model_proto(path: str) -> bytes:
         with open(path, "rb") as f:
             data = f.read()
     except OSError as e:
-        raise ValueError(f"{path}: cannot read the SentencePiece model ({e.strerror})") from None
+        raise UserError(f"{path}: cannot read the SentencePiece model ({e.strerror})") from None
     special_ids(data, path)
     return data
 
@@ -34,14 +35,14 @@ def special_ids(model_proto: bytes, source: str = "SentencePiece model") -> dict
     try:
         proto = spm_pb2.ModelProto.FromString(model_proto)
     except Exception:  # protobuf raises its own DecodeError type
-        raise ValueError(f"{source}: not a SentencePiece model proto (damaged or another format)") from None
+        raise UserError(f"{source}: not a SentencePiece model proto (damaged or another format)") from None
     if not proto.pieces:
-        raise ValueError(f"{source}: SentencePiece model holds no pieces")
+        raise UserError(f"{source}: SentencePiece model holds no pieces")
     spec = proto.trainer_spec
     ids = {"pad": spec.pad_id, "unk": spec.unk_id, "cls": spec.bos_id, "sep": spec.eos_id}
     missing = [name for name, index in ids.items() if not 0 <= index < len(proto.pieces)]
     if missing:
-        raise ValueError(f"{source}: SentencePiece model has no {'/'.join(missing)} piece; the toolkit needs "
+        raise UserError(f"{source}: SentencePiece model has no {'/'.join(missing)} piece; the toolkit needs "
                          "<pad>, <unk>, <s> and </s> (train with --pad_id, --unk_id, --bos_id, --eos_id)")
     return ids
 

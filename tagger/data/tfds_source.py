@@ -8,7 +8,9 @@ from __future__ import annotations
 import ast
 import os
 
-from tagger.data.corpus import DataError, Sentence, UPOS_TAGS
+import tensorflow_datasets as tfds
+
+from tagger.data.sentence import UPOS_TAGS, DataError, Sentence
 
 
 def _feats_bundle(value: str) -> str:
@@ -20,7 +22,6 @@ def _feats_bundle(value: str) -> str:
 
 
 def read_tfds(spec: str) -> list[Sentence]:
-    import tensorflow_datasets as tfds
     name, _, split = spec.partition(":")
     data_dir = os.environ.get("TFDS_DATA_DIR")
     try:

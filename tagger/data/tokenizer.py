@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from tagger.errors import UserError
+
 # These methods build plain dataflow (no tensor-dependent Python control flow), so autograph
 # has nothing to convert; converting tf.Module methods re-reads their source and can lose `self`.
 no_autograph = tf.autograph.experimental.do_not_convert
@@ -78,7 +80,7 @@ class PieceTokenizer(tf.Module):
         span = max_seq_length - 2
         context = span // 8 if context is None else context
         if span < 2 or span - 2 * context < 1:
-            raise ValueError(f"max_seq_length={max_seq_length} leaves no room for windows with context {context}")
+            raise UserError(f"max_seq_length={max_seq_length} leaves no room for windows with context {context}")
         self.vocab_size = vocab_size
         self.max_seq_length = max_seq_length
         self.context = context

@@ -13,6 +13,7 @@ from tagger.data.sentencepiece import SentencePieceTokenizer, piece_list, read_m
 from tagger.data.spm_proto import proto_from_tokenizer_json
 from tagger.data.tokenizer import PieceTokenizer
 from tagger.data.wordpiece import WordPieceTokenizer, load_vocab
+from tagger.errors import UserError
 
 # Looked for in this order in a checkpoint directory.
 TOKENIZER_FILES = ("vocab.txt", "sentencepiece.model", "sentencepiece.bpe.model", "spiece.model", "tokenizer.json")
@@ -56,7 +57,7 @@ def check_fits(path: str, vocab_size: int, source: str) -> None:
     size = size_of(path)
     fits = size == vocab_size if kind_of(path) == "wordpiece" else size <= vocab_size
     if not fits:
-        raise ValueError(f"{path} has {size} tokens but {source} embeds {vocab_size}: "
+        raise UserError(f"{path} has {size} tokens but {source} embeds {vocab_size}: "
                          "vocabulary and checkpoint do not belong together")
 
 
@@ -91,7 +92,7 @@ def tokenizer_from_settings(model_dir: str, settings: dict, vocab_size: int) -> 
     name = settings.get("model_file") if kind == "sentencepiece" else settings.get("vocab_file", "vocab.txt")
     path = os.path.join(model_dir, name or "")
     if not name or not os.path.isfile(path):
-        raise ValueError(f"{path}: the {kind} tokenizer file of this model directory is missing; "
+        raise UserError(f"{path}: the {kind} tokenizer file of this model directory is missing; "
                          "copy it back from the directory it was trained from")
     check_fits(path, vocab_size, f"the encoder in {model_dir}")
     return build_tokenizer(path, lower_case=settings.get("lower_case"), max_seq_length=settings["max_seq_length"],

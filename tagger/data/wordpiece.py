@@ -10,13 +10,9 @@ import tensorflow as tf
 import tensorflow_text as tf_text
 
 from tagger.data.tokenizer import PieceTokenizer, boundary_sums, no_autograph, row_ids
+from tagger.errors import UserError
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
-
-# These methods build plain dataflow (no tensor-dependent Python control flow), so autograph
-# has nothing to convert; converting tf.Module methods re-reads their source and can lose `self`.
-no_autograph = tf.autograph.experimental.do_not_convert
-
 
 def load_vocab(path: str) -> list[str]:
     """Reads a BERT `vocab.txt` (one token per line) and checks its special tokens."""
@@ -26,7 +22,7 @@ def load_vocab(path: str) -> list[str]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         line = raw[:e.start].count(b"\n") + 1
-        raise ValueError(f"{path}:{line}: vocabulary is not valid UTF-8") from None
+        raise UserError(f"{path}:{line}: vocabulary is not valid UTF-8") from None
     vocab = text.split("\n")
     if vocab and vocab[-1] == "":
         vocab.pop()
@@ -34,11 +30,11 @@ def load_vocab(path: str) -> list[str]:
     seen: dict[str, int] = {}
     for line, token in enumerate(vocab, start=1):
         if token in seen:
-            raise ValueError(f"{path}:{line}: token {token!r} repeats line {seen[token]}")
+            raise UserError(f"{path}:{line}: token {token!r} repeats line {seen[token]}")
         seen[token] = line
     missing = [token for token in SPECIAL_TOKENS if token not in seen]
     if missing:
-        raise ValueError(f"{path}: vocabulary lacks special token(s) {missing}")
+        raise UserError(f"{path}: vocabulary lacks special token(s) {missing}")
     return vocab
 
 

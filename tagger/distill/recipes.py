@@ -26,6 +26,7 @@ from tagger.data import pipeline
 from tagger.distill import losses, teacher_cache
 from tagger.models.tagger import Tagger, write_json_atomic
 from tagger.training import TrainState, create_optimizer, dropout_generators, tagging_loss, train
+from tagger.errors import UserError
 
 RECIPES = ("tsai2019", "xtremedistil", "labels_only")
 
@@ -59,7 +60,7 @@ def stages_for(recipe: str, distill_steps: int, finetune_steps: int, distill_bat
         # Same step budget; a student trained from scratch wants the from-scratch learning rate.
         return [Stage("labels", "labels", distill_steps + finetune_steps, finetune_batch_size,
                       distill_learning_rate, False, False)]
-    raise ValueError(f"unknown recipe {recipe!r}; expected one of {', '.join(RECIPES)}")
+    raise UserError(f"unknown recipe {recipe!r}; expected one of {', '.join(RECIPES)}")
 
 
 class Projection(tf_keras.layers.Layer):
@@ -118,7 +119,7 @@ class Distiller:
         if teacher_layer <= 0:  # auto: layer 7 of 12 (XtremeDistil), scaled to the teacher's depth
             teacher_layer = max(1, round(7 * len(teacher_hidden) / 12))
         if not 1 <= teacher_layer <= len(teacher_hidden):
-            raise ValueError(f"--teacher_layer={teacher_layer}: the teacher has layers 1..{len(teacher_hidden)}")
+            raise UserError(f"--teacher_layer={teacher_layer}: the teacher has layers 1..{len(teacher_hidden)}")
         self.teacher_layer = teacher_layer
         with strategy.scope():
             self.projection = Projection(int(teacher_hidden[teacher_layer - 1].shape[-1]))
@@ -132,7 +133,7 @@ class Distiller:
         if kind == "labels":
             return tagging_loss(batch, self.student(batch, training=training))
         mask = batch["piece_mask"]
-        if kind == "soft" and teacher_cache.ids_key(self.student.tasks[0]) in batch:  # teacher top-k cached
+        if kind == "soft_cached":  # the batch carries the teacher's top-k logits (teacher_cache)
             student_logits = self.student(batch, training=training)
             return {f"soft_{task}": losses.top_k_soft_cross_entropy(
                 batch[teacher_cache.values_key(task)], batch[teacher_cache.ids_key(task)], student_logits[task],
@@ -222,14 +223,15 @@ class Distiller:
     def _train(self, stage: Stage, directory: str, variables: list, data: DistillData, steps: int,
                description: str) -> None:
         make = data.labeled_fn if stage.loss == "labels" else data.unlabeled_fn
+        loss = stage.loss
         if stage.loss == "soft" and data.soft_fn:  # the teacher's cached top-k instead of the live teacher
-            make = data.soft_fn
+            make, loss = data.soft_fn, "soft_cached"
         with self.strategy.scope():
             optimizer = create_optimizer(stage.learning_rate, steps)
             step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         train(TrainState(directory, self.student, optimizer, step, extra={"projection": self.projection}),
               self.strategy, lambda context: make(stage.batch_size, context),
-              lambda batch: self.stage_loss(stage.loss, batch), steps, variables=lambda: variables,
+              lambda batch: self.stage_loss(loss, batch), steps, variables=lambda: variables,
               checkpoint_every=self.checkpoint_every, summary_dir=self.summary_dir, description=description)
 
 

@@ -132,3 +132,11 @@ def cached_dataset(directory: str, batch_size: int, *, seed: int = 0, pad_id: in
 
     windows = records.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat().map(parse)
     return pipeline.bucket_batches(windows, batch_size, pad_id, drop_remainder=True).prefetch(2)
+
+
+def prepare(teacher, unlabeled_fn, directory: str, top_k: int, num_windows: int, batch_size: int, source: str,
+            seed: int, pad_id: int):
+    """Writes (or reuses) the cache over the first windows of `unlabeled_fn`; returns the
+    `(batch_size, input_context) -> dataset` the soft stage then reads instead of the live teacher."""
+    write_cache(teacher, unlabeled_fn(batch_size, None), directory, top_k, num_windows, source=source)
+    return lambda size, context: cached_dataset(directory, size, seed=seed, pad_id=pad_id, input_context=context)

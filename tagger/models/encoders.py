@@ -32,12 +32,13 @@ from official.nlp.tools import tf2_bert_encoder_checkpoint_converter as converte
 from safetensors.numpy import load_file
 
 from tagger.data.tokenizer_files import find_tokenizer_file
+from tagger.errors import UserError
 from tagger.models.torch_bin import load_torch_bin
 
 INIT_KINDS = ("hub", "tf1", "hf", "config", "model_dir")
 
 
-class InitError(ValueError):
+class InitError(UserError):
     """An --init that points at something of the wrong format; says what was expected."""
 
 

@@ -11,6 +11,7 @@ import tensorflow as tf
 import tf_keras
 
 from tagger.models.encoders import bert_config
+from tagger.errors import UserError
 
 
 def minibert_config(vocab_size: int, num_layers: int = 3, hidden_size: int = 256, num_attention_heads: int = 4,
@@ -76,7 +77,7 @@ def svd_embeddings(teacher_table: np.ndarray, width: int) -> tuple[np.ndarray, n
     """
     table = np.asarray(teacher_table, np.float64)
     if width > min(table.shape):
-        raise ValueError(f"SVD width {width} exceeds the teacher embedding size {table.shape}")
+        raise UserError(f"SVD width {width} exceeds the teacher embedding size {table.shape}")
     eigenvalues, eigenvectors = np.linalg.eigh(table.T @ table)
     order = np.argsort(eigenvalues)[::-1][:width]
     basis = eigenvectors[:, order].T  # [width, teacher_dim], orthonormal rows
@@ -92,7 +93,7 @@ def init_from_teacher_embeddings(student_encoder, teacher_encoder) -> None:
     student_table = student_encoder.get_embedding_table()
     teacher_table = teacher_encoder.get_embedding_table().numpy()
     if student_table.shape[0] != teacher_table.shape[0]:
-        raise ValueError(f"student vocabulary ({student_table.shape[0]}) differs from the teacher's "
+        raise UserError(f"student vocabulary ({student_table.shape[0]}) differs from the teacher's "
                          f"({teacher_table.shape[0]}); students must share the teacher's vocab")
     reduced, _ = svd_embeddings(teacher_table, int(student_table.shape[1]))
     student_table.assign(reduced)

@@ -13,6 +13,8 @@ import zipfile
 
 import numpy as np
 
+from tagger.errors import UserError
+
 _STORAGE_DTYPES = {
     "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
     "BFloat16Storage": "bfloat16", "LongStorage": np.int64, "IntStorage": np.int32,
@@ -31,11 +33,11 @@ def _rebuild_tensor(storage, offset, size, stride, *unused):
     size, stride = tuple(size), tuple(stride)
     if not (isinstance(storage, np.ndarray) and len(size) == len(stride)
             and all(isinstance(v, int) and v >= 0 for v in (offset, *size, *stride))):
-        raise ValueError("malformed tensor record")
+        raise UserError("malformed tensor record")
     if 0 in size:
         return np.zeros(size, storage.dtype)
     if offset + sum((n - 1) * s for n, s in zip(size, stride)) >= len(storage):
-        raise ValueError(f"a tensor of shape {size} (strides {stride}, offset {offset}) reads past its storage "
+        raise UserError(f"a tensor of shape {size} (strides {stride}, offset {offset}) reads past its storage "
                          f"of {len(storage)} values")
     if not size:
         return storage[offset:offset + 1].reshape(())
@@ -73,18 +75,18 @@ class _WeightsOnlyUnpickler(pickle.Unpickler):
 def load_torch_bin(path: str) -> dict[str, np.ndarray]:
     """`{name: array}` from a zip-format `torch.save` state dict (PyTorch >= 1.6)."""
     if not zipfile.is_zipfile(path):
-        raise ValueError(f"{path}: not a zip-format PyTorch checkpoint (legacy .bin files are not supported; "
+        raise UserError(f"{path}: not a zip-format PyTorch checkpoint (legacy .bin files are not supported; "
                          f"convert to model.safetensors)")
     with zipfile.ZipFile(path) as archive:
         pickles = [n for n in archive.namelist() if n.endswith("data.pkl")]
         if not pickles:
-            raise ValueError(f"{path}: no data.pkl inside")
+            raise UserError(f"{path}: no data.pkl inside")
         prefix = pickles[0][:-len("data.pkl")]
         with archive.open(pickles[0]) as f:
             try:
                 state = _WeightsOnlyUnpickler(f, archive, prefix, path).load()
             except ValueError as e:
-                raise ValueError(f"{path}: {e}") from None
+                raise UserError(f"{path}: {e}") from None
     if not isinstance(state, dict):
-        raise ValueError(f"{path}: expected a state dict, found {type(state).__name__}")
+        raise UserError(f"{path}: expected a state dict, found {type(state).__name__}")
     return {key: np.asarray(value) for key, value in state.items() if isinstance(value, np.ndarray)}

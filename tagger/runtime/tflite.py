@@ -1,6 +1,6 @@
 """Running the exported .tflite taggers in Python.
 
-  from export.runtime import TFLiteTagger
+  from tagger.runtime.tflite import TFLiteTagger
   tagger = TFLiteTagger("runs/en_upos/export/tagger_dynamic_int8.tflite")
   tagger.tag_text(["Anna works in Paris."])
   # [{'words': ['Anna', 'works', 'in', 'Paris', '.'], 'upos': [...], 'word_starts': [...], ...}]
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-import export  # noqa: F401
+from tagger.runtime.batching import as_bytes, output_rows, tag_in_batches
 
 SIGNATURE = "serving_default"
 REGISTRAR = "tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS"
@@ -39,7 +39,7 @@ def explain_missing_ops(error: Exception, path: str = "") -> Exception:
         f"{where}the model uses the tensorflow-text custom op {op or '(unknown)'}, which this interpreter does "
         f"not know. Create it with the tensorflow-text registrar: in Python, "
         f"ai_edge_litert.interpreter.InterpreterWithCustomOps(custom_op_registerers={REGISTRAR}, "
-        f"model_path=...) (or export.runtime.load_interpreter); in C++/Android, add tensorflow-text's "
+        f"model_path=...) (or tagger.runtime.tflite.load_interpreter); in C++/Android, add tensorflow-text's "
         f"FastBertNormalize and FastWordpieceTokenizeWithOffsets kernels to the op resolver "
         f"(see the README). Original error: {text.splitlines()[0]}")
 
@@ -78,41 +78,6 @@ def load_interpreter(path: str | None = None, num_threads: int = 1, model_conten
     return interpreter
 
 
-def as_bytes(text: str | bytes) -> bytes:
-    return text if isinstance(text, bytes) else text.encode("utf-8")
-
-
-def output_rows(outputs: dict, sentences: list[bytes] | None = None) -> list[dict[str, list]]:
-    """Batched signature outputs (NumPy arrays) to one dict per sentence, cut to its `num_words`.
-
-    Strings are decoded (bad bytes become U+FFFD), `*_ids` outputs are left out, and
-    `words` is cut from `sentences` by the byte offsets when the model does not return it.
-    """
-    rows = []
-    for i, count in enumerate(outputs["num_words"]):
-        n = int(count)
-        row = {}
-        for name, value in outputs.items():
-            if name == "num_words" or name.endswith("_ids"):
-                continue
-            value = value[i][:n]
-            row[name] = ([v.decode("utf-8", errors="replace") for v in value] if value.dtype == object
-                         else value.tolist())
-        if "words" not in row and sentences is not None:
-            row["words"] = [sentences[i][s:e].decode("utf-8", errors="replace")
-                            for s, e in zip(row["word_starts"], row["word_ends"])]
-        rows.append(row)
-    return rows
-
-
-def by_length(items: list, batch_size: int):
-    """Yields (indices, batch) with items of similar length together (less padding per batch)."""
-    order = sorted(range(len(items)), key=lambda i: len(items[i]))
-    for begin in range(0, len(order), batch_size):
-        indices = order[begin:begin + batch_size]
-        yield indices, [items[i] for i in indices]
-
-
 class TFLiteTagger:
     """Tags raw sentences with an exported .tflite (tokenizer inside the model)."""
 
@@ -136,11 +101,8 @@ class TFLiteTagger:
     def tag_text(self, sentences: list[str | bytes]) -> list[dict[str, list]]:
         """Per sentence: `words`, `word_starts`/`word_ends` (UTF-8 byte offsets), one tag list per task,
         and `upos_second_best` when the model tags UPOS."""
-        results: list = [None] * len(sentences)
-        for indices, batch in by_length([as_bytes(s) for s in sentences], self.batch_size):
-            for i, row in zip(indices, output_rows(self.run(batch), batch)):
-                results[i] = row
-        return results
+        return tag_in_batches([as_bytes(s) for s in sentences], self.batch_size,
+                              lambda batch: output_rows(self.run(batch), batch))
 
     def tag_words(self, sentences: list[list[str]]) -> list[dict[str, list]]:
         """Tags gold-tokenised sentences through the raw-text signature.

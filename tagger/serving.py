@@ -29,6 +29,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tagger.data.tokenizer import PieceTokenizer, model_inputs, word_level
+from tagger.models.tagger import load_model_dir
 
 SENTENCES_SPEC = tf.TensorSpec([None], tf.string, name="sentences")
 WORDS_SPEC = tf.TensorSpec([None, None], tf.string, name="words")
@@ -141,6 +142,5 @@ class TaggerModule(tf.Module):
 
 def load_module(model_dir: str, checkpoint: str | None = None) -> TaggerModule:
     """The serving module for a model directory's latest (or given) checkpoint."""
-    from tagger.models.tagger import load_model_dir
     model, tokenizer, config = load_model_dir(model_dir, checkpoint)
     return TaggerModule(model, tokenizer, config["tasks"])

@@ -1,0 +1,192 @@
+"""The whole `tagger.distill` job as a library function: the binary only turns flags into these arguments.
+
+  teacher (a fine-tuned model dir) -> student config and model dir -> transfer text and labelled
+  pipelines -> (optional) teacher cache -> recipe stages -> student checkpoint -> metrics
+
+Rerunning the same call resumes wherever it was killed (every stage and the cache are resumable).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import tensorflow as tf
+
+from tagger import metrics as metrics_lib
+from tagger.data import pipeline
+from tagger.data.corpus import Sentence, read_corpus
+from tagger.data.wordpiece import load_vocab
+from tagger.distill import recipes, teacher_cache
+from tagger.finetuning import evaluate_splits
+from tagger.models import encoders, students
+from tagger.models.build import build_encoder
+from tagger.models.tagger import Tagger, checkpoint_dir, load_model_dir, make_config, prepare_model_dir
+from tagger.models.tagger import write_json_atomic
+from tagger.errors import UserError
+
+STUDENT_KINDS = ("minibert", "bilstm")
+
+
+@dataclasses.dataclass
+class StudentSpec:
+    """`kind`: minibert | bilstm | config:FILE (an encoder config JSON)."""
+    kind: str = "minibert"
+    layers: int = 3
+    hidden_size: int = 256
+    heads: int = 4
+    intermediate_size: int = 1024
+    embedding_width: int | None = None
+    bilstm_embedding_width: int = 300
+    bilstm_units: int = 600
+
+    def config(self, vocab_size: int) -> dict:
+        if self.kind == "minibert":
+            return students.minibert_config(vocab_size, self.layers, self.hidden_size, self.heads,
+                                            self.intermediate_size, embedding_width=self.embedding_width)
+        if self.kind == "bilstm":
+            return students.bilstm_config(vocab_size, self.bilstm_embedding_width, self.bilstm_units)
+        kind, path = encoders.parse_init(self.kind)
+        if kind != "config":
+            raise UserError(f"--student={self.kind}: expected minibert, bilstm or config:FILE")
+        config = encoders.config_from_bert_json(path)
+        if config["vocab_size"] != vocab_size:
+            raise UserError(f"{path}: vocab_size {config['vocab_size']} differs from the teacher's {vocab_size}")
+        return config
+
+
+@dataclasses.dataclass
+class DistillSettings:
+    """The recipe and its knobs; defaults are the binary's (see `tagger.distill --help`)."""
+    recipe: str = "tsai2019"
+    temperature: float = 3.0
+    distill_steps: int = 1000
+    finetune_steps: int = 500
+    distill_batch_size: int = 256
+    finetune_batch_size: int = 16
+    distill_learning_rate: float = 1e-4
+    finetune_learning_rate: float = 3e-5
+    teacher_layer: int = 0
+    representation_loss: str = "kld"
+    gradual_unfreezing: bool = True
+    svd_init: bool | None = None          # None: on for xtremedistil
+    freeze_word_embeddings: bool = False
+    train_text_fraction: float = 0.2
+    word_replacement: float = 0.0
+    word_replacement_pool: str = "batch"
+    teacher_cache_topk: int = 0
+    teacher_cache_windows: int = 100000
+    dev_loss_sentences: int = 0
+    seed: int = 0
+    checkpoint_every: int = 200
+
+    def __post_init__(self):
+        if self.recipe not in recipes.RECIPES:
+            raise UserError(f"unknown recipe {self.recipe!r}; expected one of {', '.join(recipes.RECIPES)}")
+        if self.teacher_cache_topk > 0 and self.recipe != "tsai2019":
+            raise UserError(f"--teacher_cache_topk works with tsai2019's soft loss; {self.recipe} needs the "
+                             "teacher's full outputs")
+
+
+def evenly_spaced(items: list, count: int) -> list:
+    """`count` items spread over the whole list (every treebank is represented), or all of them."""
+    if count <= 0 or count >= len(items):
+        return items
+    return [items[i * len(items) // count] for i in range(count)]
+
+
+def transfer_lines(train_text: list[str], unlabeled_data: str | None, unlabeled_data_dir: str | None,
+                   train_text_fraction: float, seed: int):
+    """`(input context) -> lines`: the transfer set, sharded per input pipeline, with training text mixed in."""
+
+    def lines(context):
+        shards = context.num_input_pipelines if context else 1
+        index = context.input_pipeline_id if context else 0
+        if not unlabeled_data:
+            return tf.data.Dataset.from_tensor_slices(train_text).shard(shards, index)
+        stream = pipeline.text_lines(unlabeled_data, data_dir=unlabeled_data_dir, num_shards=shards,
+                                     shard_index=index)
+        if train_text_fraction <= 0:
+            return stream
+        mixed_in = tf.data.Dataset.from_tensor_slices(train_text).shard(shards, index).repeat()
+        return tf.data.Dataset.sample_from_datasets([stream.repeat(), mixed_in],
+                                                    [1 - train_text_fraction, train_text_fraction], seed=seed)
+    return lines
+
+
+def teacher_metrics(model_dir: str, teacher_dir: str, teacher, tokenizer, label_lists: dict,
+                    test_data: str | None, data_format: str) -> dict:
+    """The teacher's scores on `test_data`: reused when its own test metrics are of the same data."""
+    own = os.path.join(teacher_dir, "metrics", "test.json")
+    with open(os.path.join(teacher_dir, "tagger_config.json"), encoding="utf-8") as f:
+        recorded = json.load(f).get("test_data")
+    if test_data and recorded == test_data and os.path.exists(own):
+        with open(own, encoding="utf-8") as f:
+            result = json.load(f)
+        write_json_atomic(os.path.join(model_dir, "metrics", "teacher_test.json"), result)
+        return {"test": result}
+    return evaluate_splits(model_dir, teacher, tokenizer, label_lists, {"test": test_data}, data_format,
+                           prefix="teacher_", verbose=False)
+
+
+def distill(model_dir: str, teacher_dir: str, train_data: str, *, strategy: tf.distribute.Strategy,
+            student: StudentSpec, settings: DistillSettings, unlabeled_data: str | None = None,
+            unlabeled_data_dir: str | None = None, dev_data: str | None = None, test_data: str | None = None,
+            data_format: str = "auto", log=print) -> dict[str, dict]:
+    """Distils the tagger in `teacher_dir` into a new student in `model_dir`; returns its metrics."""
+    with strategy.scope():
+        teacher, tokenizer, teacher_config = load_model_dir(teacher_dir)
+    label_lists = teacher_config["tasks"]
+    train: list[Sentence] = read_corpus(train_data, data_format)
+    dev = read_corpus(dev_data, data_format) if dev_data else None
+
+    config = student.config(teacher_config["encoder"]["vocab_size"])
+    svd = settings.svd_init if settings.svd_init is not None else settings.recipe == "xtremedistil"
+    vocab_path = os.path.join(teacher_dir, teacher_config["tokenizer"].get("vocab_file", "vocab.txt"))
+    prepare_model_dir(model_dir, make_config(config, label_lists, tokenizer, f"distill:{settings.recipe}",
+                                             teacher_dir=os.path.abspath(teacher_dir), svd_init=svd,
+                                             dev_data=dev_data, test_data=test_data), tokenizer, vocab_path)
+    with strategy.scope():
+        model = Tagger(build_encoder(config), label_lists).build_variables()
+        if svd:
+            students.init_from_teacher_embeddings(model.encoder, teacher.encoder)
+
+    reference = teacher_metrics(model_dir, teacher_dir, teacher, tokenizer, label_lists, test_data, data_format)
+    train_encoded = pipeline.encode_labeled(tokenizer, train, label_lists)
+    dev_encoded = pipeline.encode_labeled(tokenizer, evenly_spaced(dev, settings.dev_loss_sentences),
+                                          label_lists) if dev else None
+    replacement_words = pipeline.vocab_words(load_vocab(vocab_path)) \
+        if settings.word_replacement_pool == "vocab" else None
+    lines = transfer_lines(pipeline.sentences_as_text(train), unlabeled_data, unlabeled_data_dir,
+                           settings.train_text_fraction, settings.seed)
+    data = recipes.make_data(tokenizer, train_encoded, dev_encoded, lines, settings.seed,
+                             word_replacement=settings.word_replacement, replacement_words=replacement_words)
+    if settings.teacher_cache_topk > 0:
+        source = json.dumps({"teacher": os.path.abspath(teacher_dir), "unlabeled_data": unlabeled_data,
+                             "train_data": train_data, "seed": settings.seed,
+                             "max_seq_length": tokenizer.max_seq_length, **{name: getattr(settings, name) for name in (
+                                 "train_text_fraction", "word_replacement", "word_replacement_pool",
+                                 "distill_batch_size")}}, sort_keys=True)
+        data.soft_fn = teacher_cache.prepare(teacher, data.unlabeled_fn, os.path.join(model_dir, "teacher_cache"),
+                                             settings.teacher_cache_topk, settings.teacher_cache_windows,
+                                             settings.distill_batch_size, source, settings.seed, tokenizer.pad_id)
+    distiller = recipes.Distiller(teacher, model, strategy, os.path.join(model_dir, "stages"),
+                                  temperature=settings.temperature, teacher_layer=settings.teacher_layer,
+                                  representation_kind=settings.representation_loss, seed=settings.seed,
+                                  checkpoint_every=settings.checkpoint_every,
+                                  summary_dir=os.path.join(model_dir, "logs"),
+                                  freeze_word_embeddings=settings.freeze_word_embeddings)
+    stages = recipes.stages_for(settings.recipe, settings.distill_steps, settings.finetune_steps,
+                                settings.distill_batch_size, settings.finetune_batch_size,
+                                settings.distill_learning_rate, settings.finetune_learning_rate,
+                                settings.gradual_unfreezing)
+    distiller.run(stages, data, log=log)
+    tf.train.CheckpointManager(tf.train.Checkpoint(model=model), checkpoint_dir(model_dir),
+                               max_to_keep=1).save(checkpoint_number=sum(s.steps for s in stages))
+
+    results = evaluate_splits(model_dir, model, tokenizer, label_lists, {"dev": dev_data, "test": test_data},
+                              data_format, verbose=False)
+    if "test" in results:
+        log("\n== student vs teacher (test)\n"
+            + metrics_lib.format_table(results["test"], reference.get("test"), "teacher"))
+    return results

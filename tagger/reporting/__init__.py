@@ -1,0 +1,1 @@
+"""The pieces of `tagger.report`: metric series, plots and markdown tables."""

@@ -1,0 +1,58 @@
+"""`load_backend`: a model directory, SavedModel or .tflite behind the interface of `tagger.runtime`."""
+from __future__ import annotations
+
+import os
+
+import tensorflow as tf
+
+from tagger.inference import WordTagger
+from tagger.models.tagger import CONFIG_FILE, load_model_dir
+from tagger.runtime.batching import as_bytes, output_rows, tag_in_batches
+from tagger.runtime.saved_model import SavedModelTagger
+from tagger.runtime.tflite import TFLiteTagger
+from tagger.serving import TaggerModule
+from tagger.errors import UserError
+
+
+class CheckpointTagger:
+    """A model directory's latest checkpoint: WordTagger for words, the export graph for raw text."""
+
+    def __init__(self, model_dir: str, batch_size: int = 64):
+        model, tokenizer, config = load_model_dir(model_dir)
+        self.label_lists = config["tasks"]
+        self.tasks = list(self.label_lists)
+        self.words = WordTagger(model, tokenizer, self.label_lists, batch_size)
+        self.module = TaggerModule(model, tokenizer, self.label_lists)
+        self.batch_size = batch_size
+
+    def tag_words(self, sentences: list[list[str]]) -> list[dict]:
+        results = []
+        for ids in self.words.tag_ids(sentences):
+            row = {}
+            for task, top in ids.items():
+                labels = self.label_lists[task]
+                row[task] = [labels[r[0]] for r in top]
+                if task == "upos" and top.shape[1] > 1:
+                    row["upos_second_best"] = [labels[r[1]] for r in top]
+            results.append(row)
+        return results
+
+    def _tag_text_batch(self, batch: list[bytes]) -> list[dict]:
+        outputs = self.module.serving_default(tf.constant(batch, tf.string))
+        return output_rows({k: v.numpy() for k, v in outputs.items()}, batch)
+
+    def tag_text(self, sentences: list[str | bytes]) -> list[dict]:
+        return tag_in_batches([as_bytes(s) for s in sentences], self.batch_size, self._tag_text_batch)
+
+
+def load_backend(model: str, batch_size: int = 64, num_threads: int = 1):
+    """(tagger, kind) for a model directory, a SavedModel or a .tflite file."""
+    if model.endswith(".tflite"):
+        if not os.path.isfile(model):
+            raise UserError(f"--model={model}: no such file")
+        return TFLiteTagger(model, num_threads=num_threads, batch_size=batch_size), "tflite"
+    if os.path.exists(os.path.join(model, CONFIG_FILE)):
+        return CheckpointTagger(model, batch_size), "checkpoint"
+    if not os.path.isdir(model):
+        raise UserError(f"--model={model}: not a model directory, SavedModel or .tflite file")
+    return SavedModelTagger(model, batch_size), "saved_model"
