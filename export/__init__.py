@@ -1,9 +1,5 @@
 """Exporters: SavedModel for TF Serving, TFLite for edge devices, parity checks.
 
-tf-models-official is built on tf-keras (Keras 2), so the legacy Keras switch
-must be set before TensorFlow is imported anywhere in the process.
+Importing `tagger` first sets the environment TensorFlow needs (legacy Keras, quiet CUDA probe).
 """
-import os
-
-os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import tagger  # noqa: F401

@@ -8,7 +8,7 @@ and reports, per artifact and task, the share of words whose tag equals the
 checkpoint's (agreement) and the F1 difference from the checkpoint, overall and
 per treebank. Writes MODEL_DIR/metrics/verify.json; exits 1 when an artifact's
 agreement (its lowest over tasks) is below its gate:
-  float32 (SavedModel, tagger_none.tflite)  max(--min_agreement_float, --min_agreement)
+  float32 (SavedModel, tagger_float32.tflite)  max(--min_agreement_float, --min_agreement)
   dynamic_int8 (and other .tflite names)    --min_agreement
   full_int8                                 --min_agreement_full_int8
 
@@ -58,15 +58,16 @@ def define_flags():
     flags.DEFINE_list("artifacts", None, "Artifacts to check (SavedModel dirs, .tflite files); default: the newest "
                       "SavedModel and every .tflite in MODEL_DIR/export.")
     flags.DEFINE_float("min_agreement", DYNAMIC_GATE, "Gate for dynamic_int8 models; also a floor for float32 ones.")
-    flags.DEFINE_float("min_agreement_float", FLOAT_GATE, "Gate for float32 artifacts (SavedModel, tagger_none).")
+    flags.DEFINE_float("min_agreement_float", FLOAT_GATE, "Gate for float32 artifacts (SavedModel, tagger_float32).")
     flags.DEFINE_float("min_agreement_full_int8", FULL_INT8_GATE, "Gate for full_int8 models.")
     flags.DEFINE_integer("batch_size", 64, "Sentences per batch.")
     flags.mark_flags_as_required(["model_dir", "data"])
+    flags.adopt_module_key_flags(flags_common)  # shown by --help, not only --helpfull
 
 
 def gates(min_agreement: float = DYNAMIC_GATE, min_agreement_float: float = FLOAT_GATE,
           min_agreement_full_int8: float = FULL_INT8_GATE) -> dict[str, float]:
-    """Agreement gate per precision: `float32`, `none` (float TFLite), `dynamic_int8`, `full_int8`."""
+    """Agreement gate per precision: `float32` (SavedModel and float TFLite), `dynamic_int8`, `full_int8`."""
     float_gate = max(min_agreement_float, min_agreement)
     return {"float32": float_gate, "dynamic_int8": min_agreement,
             "full_int8": min_agreement_full_int8}

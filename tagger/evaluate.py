@@ -8,7 +8,7 @@ from absl import flags
 
 import tagger  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from tagger import cli, flags_common
-from tagger.finetuning import evaluate_splits
+from tagger.supervised import evaluate_splits
 from tagger.models.tagger import load_model_dir
 
 FLAGS = flags.FLAGS
@@ -21,6 +21,7 @@ def define_flags():
     flags_common.define_data_format_flag()
     flags.DEFINE_integer("batch_size", 64, "Sentences per batch.")
     flags.mark_flags_as_required(["model_dir", "data"])
+    flags.adopt_module_key_flags(flags_common)  # shown by --help, not only --helpfull
 
 
 def main(argv):

@@ -9,7 +9,7 @@ from absl import flags
 
 import tagger  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from tagger import cli, flags_common
-from tagger.finetuning import finetune
+from tagger.supervised import finetune
 
 FLAGS = flags.FLAGS
 
@@ -23,6 +23,7 @@ def define_flags():
     flags_common.define_tokenizer_flags()
     flags_common.define_finetune_flags()
     flags.mark_flags_as_required(["init", "model_dir", "train_data"])
+    flags.adopt_module_key_flags(flags_common)  # shown by --help, not only --helpfull
 
 
 def main(argv):

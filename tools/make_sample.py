@@ -216,6 +216,7 @@ class Grammar:
     CONTRACTIONS: dict[tuple[str, str], str] = {}    # (ADP, DET) -> multiword token
     AND = "and"
     OPENING_MARKS: dict[str, str] = {}               # Spanish ¿ and ¡
+    ADVERBS: list[str] = []                          # drawn by complements()
 
     def __init__(self, rng: random.Random):
         self.rng = rng
@@ -225,6 +226,23 @@ class Grammar:
 
     def chance(self, p: float) -> bool:
         return self.rng.random() < p
+
+    def complements(self, verb: Verb, head: Word) -> list[Word]:
+        """Object, place phrase and adverb after the verb (SVO languages)."""
+        words = []
+        if verb.takes:
+            obj = self.object(verb.takes)
+            attach(obj.head, head, "obj")
+            words += obj.words
+        if self.chance(0.35):
+            place = self.place_phrase()
+            attach(place.head, head, "obl")
+            words += place.words
+        if self.chance(0.2):
+            adv = self.simple_word(self.ADVERBS, "ADV")
+            attach(adv, head, "advmod")
+            words.append(adv)
+        return words
 
     def simple_word(self, forms: list[str], upos: str, **feats: str) -> Word:
         """A word drawn from a list, its own lemma."""
@@ -343,6 +361,7 @@ EN_COST = en_verb("cost", "costs", "cost", "thing")
 class EnglishGrammar(Grammar):
     """English-like: SVO, do-support in questions and negation, a/an."""
     code = "en_sample"
+    ADVERBS = EN_ADVERBS
     TEMPLATES = {"statement": 9, "copula": 2, "negated": 2, "yes_no": 2, "wh": 2, "number": 2,
                  "price": 1, "coordinated": 2, "subordinate": 2, "interjection": 1}
 
@@ -413,23 +432,6 @@ class EnglishGrammar(Grammar):
         prep = self.simple_word(EN_PLACE_PREPOSITIONS, "ADP")
         attach(prep, place.head, "case")
         return Phrase([prep] + place.words, place.head)
-
-    def complements(self, verb: Verb, head: Word) -> list[Word]:
-        """Object, place phrase and adverb after the verb."""
-        words = []
-        if verb.takes:
-            obj = self.object(verb.takes)
-            attach(obj.head, head, "obj")
-            words += obj.words
-        if self.chance(0.35):
-            place = self.place_phrase()
-            attach(place.head, head, "obl")
-            words += place.words
-        if self.chance(0.2):
-            adv = self.simple_word(EN_ADVERBS, "ADV")
-            attach(adv, head, "advmod")
-            words.append(adv)
-        return words
 
     def clause(self, verb: Verb | None = None) -> Phrase:
         verb = verb or self.pick(EN_TRANSITIVE + EN_INTRANSITIVE)
@@ -898,6 +900,7 @@ ES_COSTAR = forms_verb("costar", "cuesto cuestas cuesta costamos costáis cuesta
 class SpanishGrammar(Grammar):
     """Spanish-like: SVO with pro-drop, post-nominal adjectives, personal 'a', ¿...? and ¡...!."""
     code = "es_sample"
+    ADVERBS = ES_ADVERBS
     TEMPLATES = {"statement": 9, "copula": 2, "negated": 2, "yes_no": 2, "wh": 2, "number": 2,
                  "price": 1, "coordinated": 2, "subordinate": 2, "interjection": 1}
     CONTRACTIONS = {("a", "el"): "al", ("de", "el"): "del"}
@@ -980,22 +983,6 @@ class SpanishGrammar(Grammar):
                                      adjective_p=0.2)
         attach(prep, place.head, "case")
         return Phrase([prep] + place.words, place.head)
-
-    def complements(self, verb: Verb, head: Word) -> list[Word]:
-        words = []
-        if verb.takes:
-            obj = self.object(verb.takes)
-            attach(obj.head, head, "obj")
-            words += obj.words
-        if self.chance(0.35):
-            place = self.place_phrase()
-            attach(place.head, head, "obl")
-            words += place.words
-        if self.chance(0.2):
-            adv = self.simple_word(ES_ADVERBS, "ADV")
-            attach(adv, head, "advmod")
-            words.append(adv)
-        return words
 
     def clause(self, verb: Verb | None = None, negate: bool = False, inverted: bool = False) -> Phrase:
         """(S) (no) V O PP Adv, or with `inverted` (questions) (no) V (S) O PP Adv."""

@@ -18,7 +18,7 @@ from export.pipeline import export_and_summarise
 from tagger import cli, flags_common
 from tagger.distill.job import DistillSettings, StudentSpec, distill
 from tagger.distill.recipes import RECIPES
-from tagger.finetuning import finetune
+from tagger.supervised import finetune
 
 FLAGS = flags.FLAGS
 
@@ -80,6 +80,7 @@ def define_flags():
         "give exactly one of --teacher_dir and --teacher_init")
     flags.register_validator("recipe", lambda _: FLAGS.teacher_cache_topk <= 0 or FLAGS.recipe == "tsai2019",
                              "--teacher_cache_topk works with tsai2019's soft loss only")
+    flags.adopt_module_key_flags(flags_common)  # shown by --help, not only --helpfull
 
 
 def teacher_dir(strategy) -> str:

@@ -18,7 +18,7 @@ from tagger.data import pipeline
 from tagger.data.corpus import Sentence, read_corpus
 from tagger.data.wordpiece import load_vocab
 from tagger.distill import recipes, teacher_cache
-from tagger.finetuning import evaluate_splits
+from tagger.supervised import evaluate_splits
 from tagger.models import encoders, students
 from tagger.models.build import build_encoder
 from tagger.models.tagger import Tagger, checkpoint_dir, load_model_dir, make_config, prepare_model_dir

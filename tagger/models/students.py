@@ -55,11 +55,6 @@ class BiLSTMEncoder(tf_keras.layers.Layer):
     def get_embedding_table(self):
         return self.word_embeddings.embeddings
 
-    @property
-    def layer_groups(self):
-        """Bottom-to-top groups for gradual unfreezing."""
-        return [[self.word_embeddings], [self.bilstm]]
-
     def call(self, inputs, training=False):
         embedded = self.dropout(self.word_embeddings(inputs["input_word_ids"]), training=training)
         mask = tf.cast(inputs["input_mask"], tf.bool)

@@ -1,4 +1,5 @@
-"""Fine-tuning a tagger on labelled data, and evaluating one: the library behind the binaries."""
+"""Supervised training of a tagger on labelled data, and evaluating one: the library behind
+`tagger.finetune` and `tagger.evaluate`."""
 from __future__ import annotations
 
 import math
