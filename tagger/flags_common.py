@@ -50,15 +50,16 @@ def define_run_flags():
     flags.DEFINE_bool("mixed_precision", False, "float16 on GPU, bfloat16 on CPU/TPU.")
 
 
-def define_finetune_flags(teacher: bool = False, learning_rate: float = 5e-5, batch_size: int = 16):
+def define_finetune_flags(teacher: bool = False, batch_size: int = 16):
     """Training on labels: `--train_batch_size`, `--learning_rate`, `--num_train_epochs`, `--train_steps`;
     with `teacher`, the teacher's in tagger.distill: `--teacher_batch_size`, `--teacher_learning_rate`,
     `--teacher_epochs`, `--teacher_train_steps`."""
     names = finetune_flag_names(teacher)
     whose = "the teacher's " if teacher else ""
     flags.DEFINE_integer(names["batch_size"], batch_size, f"Global batch size for {whose}training on labels.")
-    flags.DEFINE_float(names["learning_rate"], learning_rate,
-                       f"Peak learning rate for {whose}training on labels (AdamW, warm-up, decay).")
+    flags.DEFINE_float(names["learning_rate"], None,
+                       f"Peak learning rate for {whose}training on labels (AdamW, warm-up, decay); default: "
+                       "1.5e-4 for encoders smaller than BERT-base (hidden < 768), else 5e-5, as measured best.")
     flags.DEFINE_float(names["epochs"], 1.0, f"Epochs over the labelled windows ({whose or 'this '}training).")
     flags.DEFINE_integer(names["train_steps"], 0, f"Steps of {whose}training on labels; overrides epochs when > 0.")
 

@@ -3,6 +3,7 @@
   python -m tagger.predict --model=runs/en_upos --input=news.txt --output=news.conllu
   python -m tagger.predict --model=runs/en_upos/export/tagger_dynamic_int8.tflite --input=- --output=-
   python -m tagger.predict --model=runs/en_upos/export/saved_model --input=dev.conllu --output=tagged.conllu
+  python -m tagger.predict --model=runs/en_upos --input=article.txt --input_format=document --output=-
 
 Raw text (`.txt`, or anything that is not CoNLL-U): one sentence per line. The
 model splits each line into words (BERT's split: whitespace, punctuation, CJK
@@ -13,6 +14,11 @@ the model tags ufeats) and MISC (`NER=<tag>` when it tags ner, and
 columns are `_`. An empty or whitespace-only line gives a sentence with its two
 comments, `# empty_line`, and no words: nothing is dropped, and sentence N of
 the output is always line N of the input.
+
+Raw documents (`--input_format=document`): running text, paragraphs on lines. Each line is cut
+into sentences after sentence-final punctuation (`tagger.data.sentence_split`, the rule of
+tools/make_shards.py); sentence K of line N gets `# sent_id = N-K`. Blank lines separate paragraphs
+and give no sentence.
 
 CoNLL-U: the input is checked first (tagger.data.corpus.read_conllu; untagged
 `_` UPOS is fine), then every column and comment is kept except UPOS, FEATS
@@ -39,6 +45,7 @@ from absl import flags
 import tagger  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 from tagger import cli
 from tagger.data.corpus import DataError, read_conllu, read_text_lines
+from tagger.data.sentence_split import split_sentences
 from tagger.runtime.backends import load_backend
 
 FLAGS = flags.FLAGS
@@ -49,8 +56,10 @@ def define_flags():
     flags.DEFINE_string("model", None, "A model directory, a SavedModel (version dir or its base path), or a .tflite.")
     flags.DEFINE_string("input", "-", "Input file (.conllu or raw text, one sentence per line); '-' for stdin.")
     flags.DEFINE_string("output", "-", "Output CoNLL-U file; '-' for stdout.")
-    flags.DEFINE_enum("input_format", "auto", ["auto", "text", "conllu"],
-                      "auto: .conllu -> CoNLL-U, .txt -> text, else CoNLL-U if the first data line has 10 columns.")
+    flags.DEFINE_enum("input_format", "auto", ["auto", "text", "document", "conllu"],
+                      "text: one sentence per line; document: running text, each line cut into sentences after "
+                      "sentence-final punctuation; auto: .conllu -> CoNLL-U, .txt -> text, else CoNLL-U if the "
+                      "first data line has 10 columns.")
     flags.DEFINE_integer("batch_size", 64, "Sentences per batch.")
     flags.DEFINE_bool("x_to_second_best", False, "Tsai et al. (2019) §4.5: replace a best UPOS of X by the 2nd best.")
     flags.DEFINE_integer("num_threads", 1, "TFLite interpreter threads.")
@@ -89,9 +98,9 @@ def with_ner(misc: str, ner: str | None) -> str:
     return "|".join(items + [f"NER={ner}"])
 
 
-def text_sentence(line_number: int, text: str, tagged: dict, x_to_second_best: bool) -> str:
-    """One CoNLL-U sentence for one raw-text line."""
-    lines = [f"# sent_id = {line_number}", f"# text = {text}"]
+def text_sentence(sent_id: int | str, text: str, tagged: dict, x_to_second_best: bool) -> str:
+    """One CoNLL-U sentence for one raw-text sentence."""
+    lines = [f"# sent_id = {sent_id}", f"# text = {text}"]
     words = tagged["words"]
     if not words:
         lines.append("# empty_line")
@@ -141,11 +150,20 @@ def chunks(items, size: int):
         yield chunk
 
 
-def tag_text_file(backend, path: str, out, batch_size: int, x_to_second_best: bool) -> int:
+def document_sentences(path: str):
+    """(`LINE-K`, text) for sentence K of each line of a raw document; blank lines separate paragraphs."""
+    for number, line in read_text_lines(path):
+        for k, sentence in enumerate(split_sentences(line), start=1):
+            yield f"{number}-{k}", sentence
+
+
+def tag_text_file(backend, path: str, out, batch_size: int, x_to_second_best: bool, document: bool = False) -> int:
+    """One sentence per line (sent_id = line number), or with `document` each line cut into sentences."""
     count = 0
-    for chunk in chunks(read_text_lines(path), batch_size * CHUNK_BATCHES):
-        for (number, text), tagged in zip(chunk, backend.tag_text([text for _, text in chunk])):
-            out.write(text_sentence(number, text, tagged, x_to_second_best))
+    sentences = document_sentences(path) if document else read_text_lines(path)
+    for chunk in chunks(sentences, batch_size * CHUNK_BATCHES):
+        for (sent_id, text), tagged in zip(chunk, backend.tag_text([text for _, text in chunk])):
+            out.write(text_sentence(sent_id, text, tagged, x_to_second_best))
             count += 1
     return count
 
@@ -202,7 +220,7 @@ def predict(model: str, input_path: str, output_path: str, input_format: str = "
             if fmt == "conllu":
                 count = tag_conllu_file(backend, kind, path, out, batch_size, x_to_second_best)
             else:
-                count = tag_text_file(backend, path, out, batch_size, x_to_second_best)
+                count = tag_text_file(backend, path, out, batch_size, x_to_second_best, document=fmt == "document")
             done = True
         except DataError as e:
             if input_path == "-":

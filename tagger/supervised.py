@@ -38,6 +38,19 @@ def new_tagger_dir(model_dir: str, loaded: LoadedEncoder, tokenizer_file: str,
     return Tagger(loaded.encoder, label_lists).build_variables(), tokenizer
 
 
+# Peak learning rates measured best for one epoch on labels (BENCHMARKS.md section 1): small
+# encoders (MiniLM-L6, hidden 384) want 1.5e-4; BERT-base-sized ones the usual 5e-5.
+SMALL_ENCODER_LEARNING_RATE = 1.5e-4
+BASE_ENCODER_LEARNING_RATE = 5e-5
+
+
+def default_learning_rate(encoder_config: dict) -> float:
+    """The learning rate when none is given, from the encoder's size."""
+    if encoder_config.get("type") == "bert" and encoder_config["hidden_size"] < 768:
+        return SMALL_ENCODER_LEARNING_RATE
+    return BASE_ENCODER_LEARNING_RATE
+
+
 def steps_for(num_windows: int, batch_size: int, epochs: float, train_steps: int) -> int:
     return train_steps if train_steps > 0 else max(1, math.ceil(epochs * num_windows / batch_size))
 
@@ -92,7 +105,7 @@ def evaluate_splits(model_dir: str, model: Tagger, tokenizer: PieceTokenizer,
 def finetune(model_dir: str, init: str, train_data: str, *, strategy: tf.distribute.Strategy,
              dev_data: str | None = None, test_data: str | None = None, tasks: list[str] | None = None,
              data_format: str = "auto", vocab_file: str | None = None, lower_case: bool | None = None,
-             max_seq_length: int = 128, batch_size: int = 16, learning_rate: float = 5e-5, epochs: float = 1.0,
+             max_seq_length: int = 128, batch_size: int = 16, learning_rate: float | None = None, epochs: float = 1.0,
              train_steps: int = 0, seed: int = 0, checkpoint_every: int = 200,
              freeze_word_embeddings: bool = False) -> dict[str, dict]:
     """The whole `tagger.finetune` job: init, train (resumable), evaluate, write metrics.
@@ -109,6 +122,10 @@ def finetune(model_dir: str, init: str, train_data: str, *, strategy: tf.distrib
         loaded, vocab = load_init(init, vocab_file)
         model, tokenizer = new_tagger_dir(model_dir, loaded, vocab, label_lists, init, lower_case, max_seq_length,
                                           dev_data=dev_data, test_data=test_data)
+    if learning_rate is None:
+        learning_rate = default_learning_rate(loaded.config)
+        print(f"[finetune] learning rate {learning_rate:g}, chosen for a {loaded.config['type']} encoder of "
+              f"hidden size {loaded.config.get('hidden_size', '?')} (pass --learning_rate to override)")
     variables = None
     if freeze_word_embeddings:
         frozen = model.encoder.get_embedding_table().ref()

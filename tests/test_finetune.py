@@ -90,3 +90,10 @@ def test_multilingual_mbert_vocab_run(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     test = json.loads((model_dir / "metrics" / "test.json").read_text())
     assert set(test["tasks"]["upos"]["per_treebank"]) == {"kk_ktb", "mr_ufal", "ta_ttb"}
+
+
+def test_default_learning_rate_follows_the_encoder_size():
+    from tagger.supervised import default_learning_rate
+    assert default_learning_rate({"type": "bert", "hidden_size": 384}) == 1.5e-4  # MiniLM, e5-small
+    assert default_learning_rate({"type": "bert", "hidden_size": 768}) == 5e-5  # BERT-base, mBERT
+    assert default_learning_rate({"type": "bilstm", "embedding_width": 300}) == 5e-5

@@ -134,3 +134,18 @@ def test_x_to_second_best_unknown_labels_and_missing_tasks():
     assert with_ner("_", "B-LOC") == "NER=B-LOC"
     assert with_ner("SpaceAfter=No|NER=O", "I-ORG") == "SpaceAfter=No|NER=I-ORG"
     assert with_ner("Translit=x", None) == "Translit=x"
+
+
+def test_document_input_is_cut_into_sentences(sample_exports, tmp_path):
+    document = tmp_path / "article.txt"
+    document.write_text("Anna works in Paris. Emma laughs! Does Anna work?\n\nDas Kind spielt. 東京です。北京\n",
+                        encoding="utf-8")
+    output = tmp_path / "tagged.conllu"
+    assert predict(sample_exports["dynamic_int8"], str(document), str(output), input_format="document") == 6
+    sentences = [block.splitlines() for block in blocks(output) if block.strip()]
+    assert [lines[0] for lines in sentences] == ["# sent_id = 1-1", "# sent_id = 1-2", "# sent_id = 1-3",
+                                                "# sent_id = 3-1", "# sent_id = 3-2", "# sent_id = 3-3"]
+    assert [lines[1] for lines in sentences][:3] == ["# text = Anna works in Paris.", "# text = Emma laughs!",
+                                                     "# text = Does Anna work?"]
+    assert [len(lines) - 2 for lines in sentences][:3] == [5, 3, 4]  # one row per word, punctuation included
+    read_conllu(str(output), labeled=False)  # valid CoNLL-U

@@ -69,7 +69,8 @@ def test_text_uses_the_toolkit_word_rule_and_offsets_cut_the_words(sp):
     out = sp.encode_text(tf.constant([text]))
     raw = text.encode()
     words = [raw[s:e].decode() for s, e in zip(out["word_starts"].numpy(), out["word_ends"].numpy())]
-    assert words == split_words([text])[0] == ["Anna", "works", "in", "Paris", ",", "東", "京", "(", "today", ")", "!"]
+    assert words == split_words([text])[0] == ["Anna", "works", "in", "Paris", ",", "東", "京", "(", "today", ")",
+                                               "!"]
     assert out["num_words"].numpy().tolist() == [len(words)]
 
 

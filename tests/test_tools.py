@@ -217,3 +217,16 @@ def test_report_rejects_a_directory_without_metrics(tmp_path):
 def test_language_of():
     from tagger.reporting.series import language_of
     assert language_of("kk_ktb") == "kk" and language_of("wikiann_kk") == "kk" and language_of("ner_de") == "de"
+
+
+def test_peer_compare_counts_wins_over_the_better_peer_and_shared_macros():
+    from tools.peer_compare import compare
+    models = {"e5": {"a": 0.95, "b": 0.80, "c": 0.99, "only_model": 0.5}, "random": {"a": 0.5, "b": 0.5}}
+    peers = {"spacy": {"a": 0.90, "b": 0.85, "c": 0.70, "only_spacy": 0.9}, "udpipe": {"a": 0.91, "b": 0.70, "c": 0.98}}
+    result = compare(models, peers)
+    assert result["treebanks"] == ["a", "b", "c"]  # what both peers and some model have
+    assert result["wins"] == 2  # a (0.95 > 0.91) and c (0.99 > 0.98); b loses to spaCy's 0.85
+    assert result["macro_shared"]["e5"] == pytest.approx((0.95 + 0.80 + 0.99) / 3)
+    assert result["macro_shared"]["random"] == pytest.approx(0.5)  # over the shared treebanks it has
+    assert result["macro_all"]["e5"] == pytest.approx((0.95 + 0.80 + 0.99 + 0.5) / 4)
+    assert result["rows"][1][-1] == pytest.approx(0.80 - 0.85)

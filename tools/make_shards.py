@@ -11,16 +11,11 @@ from __future__ import annotations
 
 import gzip
 import os
-import re
 import sys
 
 from absl import app, flags
 
-SENTENCE_END = re.compile(r"(?<=[.!?।۔؟])\s+(?=\S)|(?<=[。！？])")
-
-
-def split_sentences(line: str) -> list[str]:
-    return [part.strip() for part in SENTENCE_END.split(line) if part.strip()]
+from tagger.data.sentence_split import split_sentences
 
 
 def _open_text(path: str):

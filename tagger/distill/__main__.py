@@ -9,6 +9,7 @@
 
 Rerunning the same command resumes wherever it was killed.
 """
+import dataclasses
 import os
 
 from absl import flags
@@ -104,17 +105,10 @@ def main(argv):
     student = StudentSpec(FLAGS.student, FLAGS.student_layers, FLAGS.student_hidden_size, FLAGS.student_heads,
                           FLAGS.student_intermediate_size, FLAGS.student_embedding_width,
                           FLAGS.bilstm_embedding_width, FLAGS.bilstm_units)
-    settings = DistillSettings(
-        recipe=FLAGS.recipe, temperature=FLAGS.temperature, distill_steps=FLAGS.distill_steps,
-        finetune_steps=FLAGS.finetune_steps, distill_batch_size=FLAGS.distill_batch_size,
-        finetune_batch_size=FLAGS.finetune_batch_size, distill_learning_rate=FLAGS.distill_learning_rate,
-        finetune_learning_rate=FLAGS.finetune_learning_rate, teacher_layer=FLAGS.teacher_layer,
-        representation_loss=FLAGS.representation_loss, gradual_unfreezing=FLAGS.gradual_unfreezing,
-        svd_init=flags_common.tristate(FLAGS.svd_init), freeze_word_embeddings=FLAGS.freeze_word_embeddings,
-        train_text_fraction=FLAGS.train_text_fraction, word_replacement=FLAGS.word_replacement,
-        word_replacement_pool=FLAGS.word_replacement_pool, teacher_cache_topk=FLAGS.teacher_cache_topk,
-        teacher_cache_windows=FLAGS.teacher_cache_windows, dev_loss_sentences=FLAGS.dev_loss_sentences,
-        seed=FLAGS.seed, checkpoint_every=FLAGS.checkpoint_every)
+    # Every setting has the flag of its name; --svd_init is auto | true | false.
+    named = {field.name: FLAGS[field.name].value for field in dataclasses.fields(DistillSettings)
+             if field.name != "svd_init"}
+    settings = DistillSettings(svd_init=flags_common.tristate(FLAGS.svd_init), **named)
     distill(FLAGS.model_dir, teacher, FLAGS.train_data, strategy=strategy, student=student, settings=settings,
             unlabeled_data=FLAGS.unlabeled_data, unlabeled_data_dir=FLAGS.unlabeled_data_dir,
             dev_data=FLAGS.dev_data, test_data=FLAGS.test_data, data_format=FLAGS.data_format)

@@ -21,9 +21,9 @@ from tagger.distill import recipes, teacher_cache
 from tagger.supervised import evaluate_splits
 from tagger.models import encoders, students
 from tagger.models.build import build_encoder
-from tagger.models.tagger import Tagger, checkpoint_dir, load_model_dir, make_config, prepare_model_dir
-from tagger.models.tagger import write_json_atomic
 from tagger.errors import UserError
+from tagger.models.tagger import (Tagger, checkpoint_dir, load_model_dir, make_config, prepare_model_dir,
+                                  write_json_atomic)
 
 STUDENT_KINDS = ("minibert", "bilstm")
 
@@ -155,8 +155,12 @@ def distill(model_dir: str, teacher_dir: str, train_data: str, *, strategy: tf.d
     train_encoded = pipeline.encode_labeled(tokenizer, train, label_lists)
     dev_encoded = pipeline.encode_labeled(tokenizer, evenly_spaced(dev, settings.dev_loss_sentences),
                                           label_lists) if dev else None
-    replacement_words = pipeline.vocab_words(load_vocab(vocab_path)) \
-        if settings.word_replacement_pool == "vocab" else None
+    replacement_words = None
+    if settings.word_replacement_pool == "vocab":
+        if tokenizer.kind != "wordpiece":
+            raise UserError(f"--word_replacement_pool=vocab draws whole words from a WordPiece vocab.txt; the "
+                            f"teacher in {teacher_dir} uses {tokenizer.kind}: use --word_replacement_pool=batch")
+        replacement_words = pipeline.vocab_words(load_vocab(vocab_path))
     lines = transfer_lines(pipeline.sentences_as_text(train), unlabeled_data, unlabeled_data_dir,
                            settings.train_text_fraction, settings.seed)
     data = recipes.make_data(tokenizer, train_encoded, dev_encoded, lines, settings.seed,
