@@ -15,11 +15,12 @@ import tensorflow as tf
 
 from export.saved_model import export_saved_model
 from export.tflite import export_tflite
-from export.verify import verify
+from export.verify import gates, verify
 from tagger.data.corpus import read_corpus
 from tagger.errors import UserError
 from tagger.flags_common import TFLITE_VARIANTS
 from tagger.inference import WordTagger
+from tagger.markdown import text_table
 from tagger.models.tagger import load_model_dir, write_json_atomic
 from tagger.runtime.saved_model import SavedModelTagger
 from tagger.runtime.tflite import TFLiteTagger
@@ -55,8 +56,9 @@ def _macro(metrics: dict | None, task: str) -> float | None:
 
 
 def export_and_summarise(model_dir: str, teacher_dir: str, exports: list[str], verify_data: str | None,
-                         latency_sentences: int = 50) -> dict:
-
+                         latency_sentences: int = 50, min_agreement: float | None = None) -> dict:
+    """Exports, verifies (`min_agreement`: one gate for every artifact instead of export.verify's
+    per-precision gates) and prints teacher vs student vs artifacts; `verified` says if all passed."""
     unknown = [name for name in exports if name != "saved_model" and name not in TFLITE_VARIANTS]
     if unknown:
         raise UserError(f"--export: unknown artifact(s) {unknown}; use saved_model, {', '.join(TFLITE_VARIANTS)}")
@@ -65,7 +67,8 @@ def export_and_summarise(model_dir: str, teacher_dir: str, exports: list[str], v
         artifacts.append(export_saved_model(model_dir, overwrite=True, verbose=False))
     for variant in (name for name in exports if name in TFLITE_VARIANTS):
         artifacts.append(export_tflite(model_dir, variant, calibration_data=verify_data, verbose=False))
-    report = verify(model_dir, verify_data, artifacts, verbose=True) if verify_data else {}
+    thresholds = {precision: min_agreement for precision in gates()} if min_agreement is not None else None
+    report = verify(model_dir, verify_data, artifacts, thresholds, verbose=True) if verify_data else {}
 
     # Latency: the same dev sentences, one at a time, one after another, in this process.
     sentences = [s.words for s in read_corpus(verify_data)][:latency_sentences] if verify_data else \
@@ -102,10 +105,8 @@ def export_and_summarise(model_dir: str, teacher_dir: str, exports: list[str], v
 
 
 def format_summary(summary: dict, tasks: list[str]) -> str:
-    header = f"{'artifact':<34} {'size MB':>8} {'ms/sent':>8} " + " ".join(f"{t + ' F1':>9}" for t in tasks)
-    lines = ["== summary: teacher vs student vs exported (macro F1 on test for checkpoints, on the "
-             "verify set for artifacts; latency = median, batch 1, this machine)", header, "-" * len(header)]
-    for row in summary["rows"]:
-        scores = " ".join(f"{100 * row[t]:>9.2f}" if row.get(t) is not None else f"{'-':>9}" for t in tasks)
-        lines.append(f"{row['artifact']:<34} {row['size_bytes'] / 1e6:>8.2f} {row['ms_per_sentence']:>8.2f} {scores}")
-    return "\n".join(lines)
+    rows = [[row["artifact"], f"{row['size_bytes'] / 1e6:.2f}", f"{row['ms_per_sentence']:.2f}"]
+            + [f"{100 * row[t]:.2f}" if row.get(t) is not None else "-" for t in tasks] for row in summary["rows"]]
+    return ("== summary: teacher vs student vs exported (macro F1 on test for checkpoints, on the verify set "
+            "for artifacts; latency = median, batch 1, this machine)\n"
+            + text_table(["artifact", "size MB", "ms/sent"] + [f"{t} F1" for t in tasks], rows))

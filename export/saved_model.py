@@ -25,6 +25,7 @@ import tensorflow_text  # noqa: F401  (registers the tokenizer ops the signature
 
 from tagger import cli
 from tagger.errors import UserError
+from tagger.markdown import text_table
 from tagger.models.tagger import write_json_atomic
 from tagger.runtime.saved_model import latest_saved_model, saved_model_root, versions  # noqa: F401
 from tagger.serving import load_module
@@ -93,10 +94,9 @@ def serving_report(signatures: dict) -> dict:
 
 
 def format_report(report: dict) -> str:
-    lines = [f"{'signature':<16} {'core TF only':<13} ops outside core TensorFlow", "-" * 78]
-    for name, entry in report.items():
-        lines.append(f"{name:<16} {'yes' if entry['core_tensorflow_only'] else 'no':<13} "
-                     f"{', '.join(entry['non_core_ops']) or '-'}")
+    rows = [[name, "yes" if entry["core_tensorflow_only"] else "no", ", ".join(entry["non_core_ops"]) or "-"]
+            for name, entry in report.items()]
+    lines = [text_table(["signature", "core TF only", "ops outside core TensorFlow"], rows, left=3)]
     lines += ["",
               "core TF only = yes: loads and runs on any TensorFlow runtime (stock TF Serving, C API, Java, Go).",
               "Otherwise the runtime must have the listed tensorflow-text ops registered: in Python `import",

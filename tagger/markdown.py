@@ -1,4 +1,5 @@
-"""Markdown tables with compact numbers, shared by tagger.report and the benchmark tools."""
+"""Tables: markdown with compact numbers (tagger.report, the benchmark tools) and aligned plain text
+(what the binaries print)."""
 from __future__ import annotations
 
 import math
@@ -26,3 +27,15 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(fmt(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def text_table(header: list[str], rows: list[list[str]], left: int = 1) -> str:
+    """Aligned plain-text table of strings: the first `left` columns left-aligned, the rest right."""
+    widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
+
+    def line(cells):
+        return " ".join(str(c).ljust(w) if i < left else str(c).rjust(w)
+                        for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    rule = "-" * len(line(header))
+    return "\n".join([line(header), rule] + [line(row) for row in rows])

@@ -10,6 +10,7 @@ from collections import defaultdict
 from seqeval.metrics import f1_score
 
 from tagger.data.corpus import Sentence
+from tagger.markdown import text_table
 from tagger.errors import UserError
 
 
@@ -47,22 +48,19 @@ def score(sentences: list[Sentence], predictions: list[dict[str, list[str]]], sp
 
 def format_table(metrics: dict, other: dict | None = None, other_name: str = "teacher") -> str:
     """Plain-text per-treebank table; with `other`, adds its F1 and the retention ratio."""
-    lines = []
+    blocks = []
     for task, scores in metrics["tasks"].items():
-        header = f"{task:<8} {'treebank':<22} {'words':>7} {'acc':>7} {'F1':>7}"
-        if other:
-            header += f" {other_name + ' F1':>11} {'retained':>9}"
-        lines += [header, "-" * len(header)]
+        header = [task, "treebank", "words", "acc", "F1"] + ([f"{other_name} F1", "retained"] if other else [])
         other_task = (other or {}).get("tasks", {}).get(task, {})
         rows = list(scores["per_treebank"].items()) + [("MACRO", {"words": scores["words"], "accuracy":
                                                                    scores["accuracy"], "f1": scores["macro_f1"]})]
+        lines = []
         for name, row in rows:
-            line = f"{'':<8} {name:<22} {row['words']:>7} {100 * row['accuracy']:>7.2f} {100 * row['f1']:>7.2f}"
+            line = ["", name, str(row["words"]), f"{100 * row['accuracy']:.2f}", f"{100 * row['f1']:.2f}"]
             if other:
                 reference = other_task.get("per_treebank", {}).get(name, {}).get("f1") if name != "MACRO" \
                     else other_task.get("macro_f1")
-                if reference:
-                    line += f" {100 * reference:>11.2f} {100 * row['f1'] / reference:>8.1f}%"
+                line += [f"{100 * reference:.2f}", f"{100 * row['f1'] / reference:.1f}%"] if reference else ["", ""]
             lines.append(line)
-        lines.append("")
-    return "\n".join(lines)
+        blocks.append(text_table(header, lines, left=2))
+    return "\n\n".join(blocks) + "\n"

@@ -57,12 +57,17 @@ def create_optimizer(learning_rate: float, total_steps: int, warmup_fraction: fl
     return optimizer
 
 
+def masked_mean(per_position: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """Mean of `per_position` where `mask` is set (0 where it is set nowhere)."""
+    mask = tf.cast(mask, tf.float32)
+    return tf.reduce_sum(per_position * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
+
+
 def masked_cross_entropy(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     """Mean cross-entropy over positions whose label is not IGNORE_ID (0 if there are none)."""
-    mask = tf.cast(labels != IGNORE_ID, tf.float32)
     losses = tf_keras.losses.sparse_categorical_crossentropy(
         tf.maximum(labels, 0), tf.cast(logits, tf.float32), from_logits=True)
-    return tf.reduce_sum(losses * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
+    return masked_mean(losses, labels != IGNORE_ID)
 
 
 def tagging_loss(batch: dict, logits: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:

@@ -181,3 +181,24 @@ def test_quickstart_recipe_on_sample(tmp_path, sample_dir):
     stages = sorted(os.listdir(model_dir / "stages"))
     assert stages == ["labels", "logits", "representation"]
     assert sorted(os.listdir(model_dir / "stages" / "logits")) == ["0-heads", "1-bilstm", "2-embeddings"]
+
+
+def test_distill_exits_non_zero_when_an_export_fails_its_gate(tmp_path, sample_tagger_dir):
+    """`--export` verifies every artifact; one below its gate fails the whole command."""
+    import subprocess
+    import sys
+    repo = os.path.dirname(os.path.dirname(__file__))
+    common = [sys.executable, "-m", "tagger.distill", f"--teacher_dir={sample_tagger_dir}", "--recipe=tsai2019",
+              "--train_data=tagger/sample/ud/en_sample/*-train.conllu",
+              "--dev_data=tagger/sample/ud/en_sample/*-dev.conllu", "--tasks=upos",
+              "--unlabeled_data=tagger/sample/unlabeled/en.txt", "--max_seq_length=32", "--student_layers=1",
+              "--student_hidden_size=16", "--student_heads=2", "--student_intermediate_size=32",
+              "--distill_steps=4", "--distill_batch_size=8", "--finetune_steps=2", "--finetune_batch_size=8",
+              "--export=float32"]
+    failing = subprocess.run(common + [f"--model_dir={tmp_path / 'gated'}", "--export_min_agreement=1.01"],
+                             cwd=repo, capture_output=True, text=True, timeout=600)
+    assert failing.returncode != 0 and "failed its verify gate" in failing.stderr, failing.stderr[-2000:]
+    refused = subprocess.run(common[:-1] + [f"--model_dir={tmp_path / 'old'}", "--export=none"], cwd=repo,
+                             capture_output=True, text=True, timeout=600)
+    assert refused.returncode != 0 and "--export=float32" in refused.stderr  # checked before any work
+    assert not os.path.exists(tmp_path / "old")

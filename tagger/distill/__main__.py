@@ -75,6 +75,9 @@ def define_flags():
     flags.DEFINE_list("export", [], "After training, export and verify: any of saved_model, float32, "
                       "dynamic_int8, full_int8 (TFLite); the binary exits non-zero if one fails its gate.")
     flags.register_validator("export", flags_common.check_exports)
+    flags.DEFINE_float("export_min_agreement", None, "Agreement gate of --export's verify for every artifact; "
+                       "default: export.verify's per-precision gates (99.9% float32, 99.5% dynamic_int8, 95% "
+                       "full_int8).")
     flags.mark_flags_as_required(["model_dir", "train_data"])
     flags.register_multi_flags_validator(
         ["teacher_dir", "teacher_init"], lambda v: bool(v["teacher_dir"]) != bool(v["teacher_init"]),
@@ -113,7 +116,8 @@ def main(argv):
             unlabeled_data=FLAGS.unlabeled_data, unlabeled_data_dir=FLAGS.unlabeled_data_dir,
             dev_data=FLAGS.dev_data, test_data=FLAGS.test_data, data_format=FLAGS.data_format)
     if FLAGS.export:
-        summary = export_and_summarise(FLAGS.model_dir, teacher, FLAGS.export, verify_data=FLAGS.dev_data)
+        summary = export_and_summarise(FLAGS.model_dir, teacher, FLAGS.export, verify_data=FLAGS.dev_data,
+                                       min_agreement=FLAGS.export_min_agreement)
         if not summary.get("verified", True):
             raise SystemExit("error: an export failed its verify gate (see the table above and "
                              f"{FLAGS.model_dir}/metrics/verify.json)")

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-
-def _masked_mean(per_position: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
-    mask = tf.cast(mask, tf.float32)
-    return tf.reduce_sum(per_position * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
+from tagger.training import masked_mean
 
 
 def soft_cross_entropy(teacher_logits: tf.Tensor, student_logits: tf.Tensor, temperature: float,
@@ -23,7 +20,7 @@ def soft_cross_entropy(teacher_logits: tf.Tensor, student_logits: tf.Tensor, tem
     """Cross-entropy of the student's tempered distribution against the teacher's."""
     teacher = tf.nn.softmax(tf.cast(teacher_logits, tf.float32) / temperature, axis=-1)
     student_log = tf.nn.log_softmax(tf.cast(student_logits, tf.float32) / temperature, axis=-1)
-    return _masked_mean(-tf.reduce_sum(teacher * student_log, axis=-1), mask)
+    return masked_mean(-tf.reduce_sum(teacher * student_log, axis=-1), mask)
 
 
 def top_k_soft_cross_entropy(top_values: tf.Tensor, top_ids: tf.Tensor, student_logits: tf.Tensor,
@@ -35,13 +32,13 @@ def top_k_soft_cross_entropy(top_values: tf.Tensor, top_ids: tf.Tensor, student_
     teacher = tf.nn.softmax(tf.cast(top_values, tf.float32) / temperature, axis=-1)
     student_log = tf.nn.log_softmax(tf.cast(student_logits, tf.float32) / temperature, axis=-1)
     picked = tf.gather(student_log, tf.cast(top_ids, tf.int32), batch_dims=2)
-    return _masked_mean(-tf.reduce_sum(teacher * picked, axis=-1), mask)
+    return masked_mean(-tf.reduce_sum(teacher * picked, axis=-1), mask)
 
 
 def logit_mse(teacher_logits: tf.Tensor, student_logits: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
     """Half the squared L2 distance between logit vectors, per token."""
     difference = tf.cast(student_logits, tf.float32) - tf.cast(teacher_logits, tf.float32)
-    return _masked_mean(0.5 * tf.reduce_sum(tf.square(difference), axis=-1), mask)
+    return masked_mean(0.5 * tf.reduce_sum(tf.square(difference), axis=-1), mask)
 
 
 def representation_loss(projected_student: tf.Tensor, teacher_hidden: tf.Tensor, mask: tf.Tensor,
@@ -50,9 +47,9 @@ def representation_loss(projected_student: tf.Tensor, teacher_hidden: tf.Tensor,
     student = tf.cast(projected_student, tf.float32)
     teacher = tf.cast(teacher_hidden, tf.float32)
     if kind == "mse":
-        return _masked_mean(tf.reduce_mean(tf.square(student - teacher), axis=-1), mask)
+        return masked_mean(tf.reduce_mean(tf.square(student - teacher), axis=-1), mask)
     if kind == "kld":
         teacher_log = tf.nn.log_softmax(teacher, axis=-1)
         student_log = tf.nn.log_softmax(student, axis=-1)
-        return _masked_mean(tf.reduce_sum(tf.exp(teacher_log) * (teacher_log - student_log), axis=-1), mask)
+        return masked_mean(tf.reduce_sum(tf.exp(teacher_log) * (teacher_log - student_log), axis=-1), mask)
     raise ValueError(f"representation loss must be 'kld' or 'mse', not {kind!r}")
