@@ -161,3 +161,78 @@ def test_crafted_pytorch_bin_is_an_error_not_a_crash(tmp_path):
         archive.writestr("archive/data/0", b"\0" * 16)
     with pytest.raises(ValueError, match=rf"^{path}: a tensor of shape \(1000000,\) .* reads past its storage of 4"):
         load_torch_bin(str(path))
+
+
+# -- damaged model directories and exports: one `error:` line naming the file -------------------
+
+def predict_binary(model: str, tmp_path) -> subprocess.CompletedProcess:
+    text = tmp_path / "in.txt"
+    text.write_text("Anna works in Paris.\n", encoding="utf-8")
+    return subprocess.run([sys.executable, "-m", "tagger.predict", f"--model={model}", f"--input={text}",
+                           f"--output={tmp_path / 'out.conllu'}"], capture_output=True, text=True, timeout=300,
+                          cwd=REPO)
+
+
+def damaged_copy(sample_tagger_dir, tmp_path, damage) -> str:
+    import shutil
+    copy = str(tmp_path / "model")
+    shutil.copytree(sample_tagger_dir, copy)
+    damage(copy)
+    return copy
+
+
+def truncate(path: str) -> None:
+    size = os.path.getsize(path)
+    with open(path, "r+b") as f:
+        f.truncate(size // 2)
+
+
+def edit_config(copy: str, change) -> None:
+    path = os.path.join(copy, "tagger_config.json")
+    config = json.load(open(path))
+    change(config)
+    json.dump(config, open(path, "w"))
+
+
+DAMAGE = {
+    "truncated_checkpoint": (lambda d: truncate(next(os.path.join(d, "checkpoints", f) for f in
+                                                     os.listdir(os.path.join(d, "checkpoints")) if ".data-" in f)),
+                             "checkpoints", "damaged"),
+    "missing_vocab": (lambda d: os.remove(os.path.join(d, "vocab.txt")), "vocab.txt", "missing"),
+    "wrong_vocab": (lambda d: open(os.path.join(d, "vocab.txt"), "a").write("extra1\nextra2\n"), "vocab.txt",
+                    "do not belong together"),
+    "edited_labels": (lambda d: edit_config(d, lambda c: c["tasks"]["upos"].append("NEWTAG")),
+                      "tagger_config.json", "labels but the checkpoint"),
+    "newer_format": (lambda d: edit_config(d, lambda c: c.update(format_version=99)), "tagger_config.json",
+                     "upgrade the toolkit"),
+    "broken_config": (lambda d: open(os.path.join(d, "tagger_config.json"), "w").write("{not json"),
+                      "tagger_config.json", "not valid JSON"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DAMAGE))
+def test_damaged_model_directory_is_one_clear_error(case, sample_tagger_dir, tmp_path):
+    damage, names, says = DAMAGE[case]
+    result = predict_binary(damaged_copy(sample_tagger_dir, tmp_path, damage), tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert names in errors[0] and says in errors[0], errors[0]
+    assert not (tmp_path / "out.conllu").exists()
+
+
+@pytest.mark.parametrize("artifact", ["tflite", "saved_model"])
+def test_half_written_export_is_one_clear_error(artifact, sample_exports, tmp_path):
+    import shutil
+    if artifact == "tflite":
+        model = str(tmp_path / "tagger.tflite")
+        shutil.copyfile(sample_exports["dynamic_int8"], model)
+        truncate(model)
+    else:
+        model = str(tmp_path / "saved_model" / "1")
+        shutil.copytree(sample_exports["saved_model"], model)
+        shutil.rmtree(os.path.join(model, "variables"))
+    result = predict_binary(model, tmp_path)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 2 and len(errors) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert model in errors[0] and "export it again" in errors[0]

@@ -136,8 +136,28 @@ def load_model_dir(model_dir: str, checkpoint: str | None = None) -> tuple[Tagge
     path = checkpoint or tf.train.latest_checkpoint(checkpoint_dir(model_dir))
     if path is None:
         raise InitError(f"{model_dir}: no checkpoint in {checkpoint_dir(model_dir)}")
+    check_heads(path, config, model_dir)
     try:
         tf.train.Checkpoint(model=model).read(path).expect_partial().assert_existing_objects_matched()
+    except (tf.errors.DataLossError, tf.errors.OutOfRangeError) as e:
+        raise InitError(f"{path}: checkpoint is damaged (truncated or corrupt: {str(e).splitlines()[0][:200]}); "
+                        "restore it from a copy or retrain") from None
     except (AssertionError, ValueError, tf.errors.OpError) as e:
         raise InitError(f"{path}: checkpoint does not fit the model in {model_dir}: {str(e)[:300]}") from None
     return model, tokenizer, config
+
+
+def check_heads(path: str, config: dict, model_dir: str) -> None:
+    """The label lists of tagger_config.json must have the sizes of the checkpoint's task heads:
+    an edited list would silently shift every tag."""
+    try:
+        shapes = dict(tf.train.list_variables(path))
+    except (tf.errors.OpError, ValueError) as e:
+        raise InitError(f"{path}: checkpoint is damaged or unreadable ({str(e).splitlines()[0][:200]}); "
+                        "restore it from a copy or retrain") from None
+    for task, labels in config["tasks"].items():
+        kernel = [shape for name, shape in shapes.items() if f"heads/{task}/" in name and "kernel" in name]
+        if kernel and kernel[0][-1] != len(labels):
+            raise InitError(f"{os.path.join(model_dir, CONFIG_FILE)}: task {task!r} lists {len(labels)} labels but "
+                            f"the checkpoint's {task} head has {kernel[0][-1]}; restore the label list written by "
+                            "training")

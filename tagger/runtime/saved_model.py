@@ -40,7 +40,11 @@ class SavedModelTagger:
 
     def __init__(self, path: str, batch_size: int = 64):
         self.path = latest_saved_model(path)
-        self.loaded = tf.saved_model.load(self.path)
+        try:
+            self.loaded = tf.saved_model.load(self.path)
+        except (OSError, ValueError, tf.errors.OpError) as e:
+            raise UserError(f"{self.path}: not a complete SavedModel ({str(e).splitlines()[0][:200]}); "
+                            "export it again with python -m export.saved_model") from None
         missing = [name for name in ("serving_default", "tag_words") if name not in self.loaded.signatures]
         if missing:
             raise UserError(f"{self.path}: SavedModel lacks signature(s) {missing} (a --signatures=tag_ids export "

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tagger.errors import UserError
 from tagger.runtime.batching import as_bytes, output_rows, tag_in_batches
 
 SIGNATURE = "serving_default"
@@ -74,7 +75,11 @@ def load_interpreter(path: str | None = None, num_threads: int = 1, model_conten
             interpreter = plain(num_threads=num_threads, **source)
         interpreter.allocate_tensors()
     except (RuntimeError, ValueError) as e:
-        raise explain_missing_ops(e, path or "") from None
+        explained = explain_missing_ops(e, path or "")
+        if explained is e:  # not a missing op: a damaged or foreign file
+            raise UserError(f"{path or 'model content'}: not a loadable TFLite model "
+                            f"({str(e).splitlines()[0][:200]}); export it again with python -m export.tflite") from None
+        raise explained from None
     return interpreter
 
 
