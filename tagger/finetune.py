@@ -28,6 +28,7 @@ def define_flags():
 
 def main(argv):
     del argv
+    flags_common.expand_data_dir()
     strategy = flags_common.strategy()  # first: on a non-chief worker it redirects --model_dir
     finetune(FLAGS.model_dir, FLAGS.init, FLAGS.train_data, strategy=strategy,
              dev_data=FLAGS.dev_data, test_data=FLAGS.test_data, tasks=FLAGS.tasks, data_format=FLAGS.data_format,

@@ -18,7 +18,14 @@ STRATEGIES = ("one_device", "mirrored", "multi_worker_mirrored", "tpu", "off")
 FLAGS = flags.FLAGS
 
 
+# Data flags whose values may start with `{data_dir}`, so one flag moves every flagfile's data.
+DATA_DIR_FLAGS = ("train_data", "dev_data", "test_data", "unlabeled_data", "vocab_file")
+DATA_DIR = "{data_dir}"
+
+
 def define_data_flags():
+    flags.DEFINE_string("data_dir", "../shared/data", f"Root of the data: `{DATA_DIR}` in --train_data, --dev_data, "
+                        "--test_data, --unlabeled_data and --vocab_file (as the flagfiles write them) stands for it.")
     flags.DEFINE_string("train_data", None, "Comma-separated globs of labelled training files (CoNLL-U, PAN-X).")
     flags.DEFINE_string("dev_data", None, "Comma-separated globs of labelled dev files.")
     flags.DEFINE_string("test_data", None, "Comma-separated globs of labelled test files.")
@@ -85,6 +92,13 @@ def check_exports(names: list[str]) -> bool:
         if name not in EXPORTS:
             raise flags.ValidationError(f"--export: unknown artifact {name!r}; use {', '.join(EXPORTS)}")
     return True
+
+
+def expand_data_dir() -> None:
+    """Replaces `{data_dir}` in the data flags with --data_dir (binaries call it first in main)."""
+    for name in DATA_DIR_FLAGS:
+        if name in FLAGS and isinstance(FLAGS[name].value, str) and DATA_DIR in FLAGS[name].value:
+            FLAGS[name].value = FLAGS[name].value.replace(DATA_DIR, FLAGS.data_dir.rstrip("/"))
 
 
 def lower_case():

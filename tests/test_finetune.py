@@ -97,3 +97,18 @@ def test_default_learning_rate_follows_the_encoder_size():
     assert default_learning_rate({"type": "bert", "hidden_size": 384}) == 1.5e-4  # MiniLM, e5-small
     assert default_learning_rate({"type": "bert", "hidden_size": 768}) == 5e-5  # BERT-base, mBERT
     assert default_learning_rate({"type": "bilstm", "embedding_width": 300}) == 5e-5
+
+
+def test_data_dir_stands_in_for_the_data_root(tmp_path):
+    """`{data_dir}` in a data flag becomes --data_dir, as the flagfiles use it."""
+    import subprocess
+    import sys
+    code = ("from absl import flags\nimport tagger.finetune as binary\nbinary.define_flags()\n"
+            "from tagger import flags_common\n"
+            f"flags.FLAGS(['x', '--data_dir={tmp_path}', '--train_data={{data_dir}}/ud/*-train.conllu,x.txt', "
+            "'--init=config:c.json', '--model_dir=m'])\nflags_common.expand_data_dir()\n"
+            "print(flags.FLAGS.train_data)")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip().splitlines()[-1] == f"{tmp_path}/ud/*-train.conllu,x.txt"

@@ -61,7 +61,8 @@ def test_flagfile_parses_and_names_existing_data(flagfile, parsed):
     if not os.path.isdir(SHARED_DATA):
         pytest.skip(f"../shared/data not found at {SHARED_DATA}")
     for name in DATA_FLAGS:
-        for pattern in filter(None, (values.get(name) or "").split(",")):
+        value = (values.get(name) or "").replace("{data_dir}", "../shared/data")  # --data_dir's default
+        for pattern in filter(None, value.split(",")):
             if not pattern.startswith(("../shared/data/", "tagger/sample/")):
                 continue  # the paper-scale flagfiles name the user's own data (data/ud, data/wiki)
             assert glob.glob(os.path.join(REPO, pattern)), f"{os.path.basename(flagfile)}: --{name}={pattern} " \

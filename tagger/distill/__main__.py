@@ -103,6 +103,7 @@ def teacher_dir(strategy) -> str:
 
 def main(argv):
     del argv
+    flags_common.expand_data_dir()
     strategy = flags_common.strategy()
     teacher = teacher_dir(strategy)
     student = StudentSpec(FLAGS.student, FLAGS.student_layers, FLAGS.student_hidden_size, FLAGS.student_heads,
