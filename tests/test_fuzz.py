@@ -8,7 +8,8 @@ Targets and their properties:
   the reader returns well-formed sentences, or raises `DataError` whose message names the
   file and a line number within the file. Never any other exception.
 * `WordPieceTokenizer.encode_words` / `encode_text` (max_seq_length 16 with the tiny vocab,
-  cased and uncased with the casing bit; 32 with the real mBERT vocab when present), on
+  cased and uncased with the casing bit; 32 with the real mBERT vocab when present) and
+  `SentencePieceTokenizer`'s (a 400-piece model trained on the sample, length 16), on
   random words and text up to 5,000 words a sentence: exactly one label position per word
   (`label_mask.sum() == words`), in word order, at the word's first piece, and well-formed
   windows. No crash.
@@ -39,6 +40,8 @@ from hypothesis import strategies as st
 
 from conftest import REPO, SHARED_DATA, tiny_vocab_tokens
 from tagger.data.corpus import NER_TAGS, UPOS_TAGS, DataError, read_conllu, read_corpus, read_two_column
+from tagger.data.sentencepiece import SentencePieceTokenizer, read_model_proto
+from tagger.data.tokenizer import PieceTokenizer
 from tagger.data.wordpiece import WordPieceTokenizer, load_vocab
 
 FAST, SLOW = 100, 500  # examples per test
@@ -245,24 +248,26 @@ WORDS_SPEC = tf.RaggedTensorSpec([None, None], tf.string, ragged_rank=1, row_spl
 class Encoder:
     """A tokenizer's encode_words / encode_text traced once each, as serving uses them."""
 
-    def __init__(self, vocab, **kwargs):
-        self.tokenizer = WordPieceTokenizer(vocab, **kwargs)
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
         self.words = tf.function(self.tokenizer.encode_words, input_signature=[WORDS_SPEC])
         self.text = tf.function(self.tokenizer.encode_text, input_signature=[tf.TensorSpec([None], tf.string)])
 
 
 @pytest.fixture(scope="module")
-def encoders() -> dict[str, Encoder]:
+def encoders(tiny_spm_file) -> dict[str, Encoder]:
     tiny = tiny_vocab_tokens()
-    found = {"tiny_cased_16": Encoder(tiny, lower_case=False, max_seq_length=16),
-             "tiny_uncased_casing_16": Encoder(tiny, lower_case=True, casing_feature=True, max_seq_length=16,
-                                               context=1)}
+    found = {"tiny_cased_16": Encoder(WordPieceTokenizer(tiny, lower_case=False, max_seq_length=16)),
+             "tiny_uncased_casing_16": Encoder(WordPieceTokenizer(tiny, lower_case=True, casing_feature=True,
+                                                                  max_seq_length=16, context=1)),
+             "tiny_sentencepiece_16": Encoder(SentencePieceTokenizer(read_model_proto(tiny_spm_file),
+                                                                     max_seq_length=16))}
     if os.path.exists(MBERT_VOCAB):
-        found["mbert_cased_32"] = Encoder(load_vocab(MBERT_VOCAB), max_seq_length=32)
+        found["mbert_cased_32"] = Encoder(WordPieceTokenizer(load_vocab(MBERT_VOCAB), max_seq_length=32))
     return found
 
 
-def check_windows(tokenizer: WordPieceTokenizer, features: dict, num_words: np.ndarray) -> None:
+def check_windows(tokenizer: PieceTokenizer, features: dict, num_words: np.ndarray) -> None:
     label_mask = features["label_mask"].numpy()
     position_piece = features["position_piece"].numpy()
     input_mask = features["input_mask"].numpy()
