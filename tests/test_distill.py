@@ -100,12 +100,12 @@ def test_multi_task_masks():
     assert float(got["upos"]) == pytest.approx(expected, rel=1e-5)
     # changing a masked (ignored) position's logits changes nothing; changing a labelled one does
     ignored = np.zeros(logits["upos"].shape, np.float32)
-    ignored[0, 2] = ignored[1, 3] = 50.0  # (0, 2) and (1, 3) carry IGNORE_ID
+    ignored[0, 2, 1] = ignored[1, 3, 2] = 50.0  # one class at (0, 2) and (1, 3), which carry IGNORE_ID
     moved = {**logits, "upos": logits["upos"] + ignored}
     assert float(tagging_loss(batch({"upos": upos, "ner": ner_missing}), moved)["upos"]) == pytest.approx(
         float(got["upos"]), rel=1e-6)
     labelled = np.zeros(logits["upos"].shape, np.float32)
-    labelled[0, 1] = 50.0
+    labelled[0, 1, 0] = 50.0  # a wrong class at a labelled position
     changed = tagging_loss(batch({"upos": upos, "ner": ner_missing}), {**logits, "upos": logits["upos"] + labelled})
     assert abs(float(changed["upos"]) - float(got["upos"])) > 1e-3
 
