@@ -235,7 +235,7 @@ def write_random_model_dir(directory: str, encoder_config: dict, label_lists: di
     tf_keras.utils.set_random_seed(seed)
     tokenizer = WordPieceTokenizer(load_vocab(vocab_file), max_seq_length=max_seq_length)
     config = prepare_model_dir(directory, make_config(encoder_config, label_lists, tokenizer, "random:benchmark"),
-                               vocab_file)
+                               tokenizer, vocab_file)
     model = Tagger(build_encoder(encoder_config), label_lists).build_variables()
     tf.train.CheckpointManager(tf.train.Checkpoint(model=model), checkpoint_dir(directory),
                                max_to_keep=1).save(checkpoint_number=0)

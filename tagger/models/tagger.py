@@ -139,7 +139,7 @@ def load_model_dir(model_dir: str, checkpoint: str | None = None) -> tuple[Tagge
     check_heads(path, config, model_dir)
     try:
         tf.train.Checkpoint(model=model).read(path).expect_partial().assert_existing_objects_matched()
-    except (tf.errors.DataLossError, tf.errors.OutOfRangeError) as e:
+    except (tf.errors.DataLossError, tf.errors.OutOfRangeError, IndexError) as e:  # IndexError: short read
         raise InitError(f"{path}: checkpoint is damaged (truncated or corrupt: {str(e).splitlines()[0][:200]}); "
                         "restore it from a copy or retrain") from None
     except (AssertionError, ValueError, tf.errors.OpError) as e:
