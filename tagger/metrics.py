@@ -1,4 +1,4 @@
-"""Per-treebank scores in the schema of DESIGN.md.
+"""Per-treebank scores in the schema of ARCHITECTURE.md ("Model directory").
 
 UPOS / UFeats under gold tokenisation: F1 = word accuracy. NER: span-level
 seqeval F1. `macro_f1` is the unweighted mean over treebanks, as in the papers.

@@ -3,7 +3,7 @@
   python -m tagger.report --model_dir=runs/student [--compare=runs/other --compare=...]
       [--bench_json=latency.json --bench_json=distill.json] [--output_dir=DIR]
 
-Reads each directory's `metrics/*.json` (DESIGN.md schema; a distilled student also
+Reads each directory's `metrics/*.json` (ARCHITECTURE.md "Model directory" schema; a distilled student also
 has `metrics/teacher_<split>.json`) and the JSON of tools/bench_latency.py and
 tools/bench_distill.py. Writes into --output_dir (default MODEL_DIR/report):
   report.md          per-treebank tables, low-resource languages, the accuracy/latency/size

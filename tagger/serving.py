@@ -5,7 +5,7 @@ text-in signature), so every artifact decodes exactly the way the checkpoint
 does (`tagger.inference.WordTagger`): the first wordpiece of each word, argmax
 over its task logits, and the label string looked up in a constant.
 
-Signatures (see DESIGN.md "Export contract"):
+Signatures (see ARCHITECTURE.md "Export contract"):
   serving_default(sentences: string[batch])
       -> words, <task>, upos_second_best: string[batch, max_words];
          num_words: int32[batch]; word_starts, word_ends: int32[batch, max_words]

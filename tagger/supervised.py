@@ -81,7 +81,7 @@ def train_on_labels(model: Tagger, tokenizer: PieceTokenizer, sentences: list[Se
 
 def evaluate(model: Tagger, tokenizer: PieceTokenizer, label_lists: dict[str, list[str]],
              sentences: list[Sentence], split: str, batch_size: int = 64) -> dict:
-    """Scores per treebank (schema of DESIGN.md)."""
+    """Scores per treebank (schema of ARCHITECTURE.md, "Model directory")."""
     predictions = WordTagger(model, tokenizer, label_lists, batch_size).tag([s.words for s in sentences])
     return metrics_lib.score(sentences, predictions, split)
 

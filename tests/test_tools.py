@@ -120,7 +120,7 @@ def test_distill_json_schema(tmp_path, tiny_vocab_file):
 # -- report ----------------------------------------------------------------------------
 
 def metrics(split: str, scores: dict[str, dict[str, float]]) -> dict:
-    """{task: {treebank: f1}} -> the DESIGN.md metrics schema."""
+    """{task: {treebank: f1}} -> the metrics schema of ARCHITECTURE.md."""
     tasks = {}
     for task, per in scores.items():
         per_treebank = {tb: {"accuracy": f, "f1": f, "words": 100} for tb, f in per.items()}
