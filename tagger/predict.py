@@ -100,7 +100,8 @@ def with_ner(misc: str, ner: str | None) -> str:
 
 def text_sentence(sent_id: int | str, text: str, tagged: dict, x_to_second_best: bool) -> str:
     """One CoNLL-U sentence for one raw-text sentence."""
-    lines = [f"# sent_id = {sent_id}", f"# text = {text}"]
+    # A carriage return inside the text would end the comment line for text-mode readers.
+    lines = [f"# sent_id = {sent_id}", f"# text = {text.replace(chr(13), ' ')}"]
     words = tagged["words"]
     if not words:
         lines.append("# empty_line")

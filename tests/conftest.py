@@ -151,8 +151,6 @@ def sample_dir() -> str:
 
 # -- a small trained tagger and its exports, shared by the export and predict tests ----------
 
-SAMPLE_TAGGER_BERT = dict(vocab_size=1015, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                          intermediate_size=64, max_position_embeddings=64)
 SAMPLE_UD_DEV = os.path.join(SAMPLE, "ud", "*", "*-dev.conllu")
 SAMPLE_NER_DEV = os.path.join(SAMPLE, "ner", "*", "dev.txt")
 
@@ -161,18 +159,8 @@ SAMPLE_NER_DEV = os.path.join(SAMPLE, "ner", "*", "dev.txt")
 def sample_tagger_dir(tmp_path_factory) -> str:
     """upos + ufeats + ner tagger (UD and NER sample data, 300 steps, max_seq_length 32): confident
     enough that quantized exports are judged on real margins, trained once per session (~15 s)."""
-    from tagger.supervised import finetune
-    from tagger.training import setup_run
-    root = tmp_path_factory.mktemp("sample_tagger")
-    config = root / "bert_config.json"
-    config.write_text(json.dumps(SAMPLE_TAGGER_BERT))
-    model_dir = str(root / "model")
-    finetune(model_dir, f"config:{config}",
-             f"{SAMPLE}/ud/*/*-train.conllu,{SAMPLE}/ner/*/train.txt",
-             strategy=setup_run(0, False), tasks=["upos", "ufeats", "ner"],
-             vocab_file=os.path.join(SAMPLE, "vocab.txt"), max_seq_length=32, learning_rate=3e-3,
-             train_steps=300, checkpoint_every=1000)
-    return model_dir
+    from tools.tiny_models import wordpiece_tagger
+    return wordpiece_tagger(str(tmp_path_factory.mktemp("sample_tagger")))
 
 
 @pytest.fixture(scope="session")
@@ -191,30 +179,12 @@ def sample_exports(sample_tagger_dir) -> dict[str, str]:
 def tiny_spm_file(tmp_path_factory) -> str:
     """A 400-piece Unigram model trained on the sample's unlabeled text, with XLM-R's special ids
     (<s>=0, <pad>=1, </s>=2, <unk>=3), as multilingual-e5 and Multilingual-MiniLM use."""
-    import sentencepiece as spm
-    root = tmp_path_factory.mktemp("spm")
-    text = root / "text.txt"
-    with open(text, "w", encoding="utf-8") as out:
-        for lang in ("en", "de", "es"):
-            with open(os.path.join(SAMPLE, "unlabeled", f"{lang}.txt"), encoding="utf-8") as f:
-                out.write(f.read())
-        out.write("Ελλάδα Москва 東京 שלום مرحبا 😀 façade naïve\n")
-    spm.SentencePieceTrainer.train(
-        input=str(text), model_prefix=str(root / "tiny"), vocab_size=400, model_type="unigram",
-        bos_id=0, pad_id=1, eos_id=2, unk_id=3, character_coverage=1.0, minloglevel=2)
-    return str(root / "tiny.model")
+    from tools.tiny_models import train_tiny_spm
+    return train_tiny_spm(str(tmp_path_factory.mktemp("spm")))
 
 
 @pytest.fixture(scope="session")
 def sp_tagger_dir(tmp_path_factory, tiny_spm_file) -> str:
     """upos + ufeats tagger on the tiny SentencePiece model (UD sample, 300 steps)."""
-    from tagger.supervised import finetune
-    from tagger.training import setup_run
-    root = tmp_path_factory.mktemp("sp_tagger")
-    config = root / "bert_config.json"
-    config.write_text(json.dumps(dict(SAMPLE_TAGGER_BERT, vocab_size=403)))  # padded table, as e5's
-    model_dir = str(root / "model")
-    finetune(model_dir, f"config:{config}", f"{SAMPLE}/ud/*/*-train.conllu", strategy=setup_run(0, False),
-             tasks=["upos", "ufeats"], vocab_file=tiny_spm_file, max_seq_length=32, learning_rate=3e-3,
-             train_steps=300, checkpoint_every=1000)
-    return model_dir
+    from tools.tiny_models import sentencepiece_tagger
+    return sentencepiece_tagger(str(tmp_path_factory.mktemp("sp_tagger")), tiny_spm_file)

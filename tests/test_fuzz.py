@@ -376,3 +376,52 @@ def test_5000_word_sentences(encoders):
     for name, encoder in encoders.items():
         encode_words_case(f"encode_words[{name}]", encoder, [words, [], ["x"]])
         encode_text_case(f"encode_text[{name}]", encoder, [" ".join(words), "", "x"])
+
+
+# -- tools/fuzz.py: every surface, seeded, with the replayed corpus -------------------------
+
+FUZZ_CORPUS = os.path.join(REPO, "tests", "fuzz_corpus")
+
+
+def test_fuzz_tool_short_profile(sample_tagger_dir, sp_tagger_dir, tmp_path):
+    """CI's short profile of `python tools/fuzz.py`: all 18 surfaces, the corpus replayed first,
+    no crash and no tag-count mismatch (the full profile's numbers are in RELIABILITY.md)."""
+    import shutil
+    from tools.fuzz import fuzz, summary_line
+    wordpiece = shutil.copytree(sample_tagger_dir, tmp_path / "wordpiece")
+    sentencepiece = shutil.copytree(sp_tagger_dir, tmp_path / "sentencepiece")
+    report = fuzz(120, 0, str(tmp_path / "work"), FUZZ_CORPUS, wordpiece_model=str(wordpiece),
+                  sentencepiece_model=str(sentencepiece), grow_corpus=False, log=lambda *_: None)
+    assert len(report) == 18
+    for name in os.listdir(FUZZ_CORPUS):
+        surface = name[:-len(".jsonl")].replace("_wordpiece", "[wordpiece]").replace("_sentencepiece", "[sentencepiece]")
+        with open(os.path.join(FUZZ_CORPUS, name)) as f:
+            assert report[surface]["replayed"] == sum(1 for line in f if line.strip()), surface
+    failures = {name: counts["findings"] for name, counts in report.items() if counts["crashes"] or counts["mismatches"]}
+    assert not failures
+    assert all(counts["inputs"] >= 120 for counts in report.values())
+    assert " crashes=0 mismatches=0 surfaces=18 " in summary_line(report, 1.0)
+
+
+def test_fuzz_tool_counts_failures_and_grows_its_corpus(tmp_path):
+    """A surface whose property fails on some inputs: those count as mismatches or crashes, join
+    the corpus, and the next run replays them first."""
+    from tools.fuzz import fuzz_surface
+    from tools.fuzz_checks import Surface
+    from tools.fuzz_inputs import Corpus
+
+    def check(items):
+        if any(b"\xff" in item for item in items):
+            raise ValueError("crash on 0xff")
+        return [("mismatch", "has a 7") if b"7" in item else ("ok", "") for item in items]
+
+    surface = Surface("toy", lambda rng: bytes([rng.randrange(256)]), check, batch_size=8)
+    corpus = Corpus(str(tmp_path))
+    first = fuzz_surface(surface, 2000, 0, corpus, max_findings=5)
+    assert first["inputs"] == 2000 and first["crashes"] > 0 and first["mismatches"] > 0
+    assert corpus.added == first["crashes"] + first["mismatches"]
+    again = fuzz_surface(surface, 0, 0, Corpus(str(tmp_path)), max_findings=5)
+    assert again["replayed"] == corpus.added
+    assert (again["crashes"], again["mismatches"]) == (first["crashes"], first["mismatches"])
+    same_seed = fuzz_surface(surface, 2000, 0, Corpus(None), max_findings=5)
+    assert (same_seed["crashes"], same_seed["mismatches"]) == (first["crashes"], first["mismatches"])

@@ -13,7 +13,6 @@ import tensorflow_text as tf_text
 from sentencepiece import sentencepiece_model_pb2 as spm_pb2
 
 from tagger.data.tokenizer import PieceTokenizer, boundary_sums, no_autograph, row_ids
-from tagger.data.words import WordSplitter
 from tagger.errors import UserError
 
 SPACE = "\u2581"
@@ -63,7 +62,6 @@ class SentencePieceTokenizer(PieceTokenizer):
         self.model_proto = model_proto
         self._sentencepiece = tf_text.FastSentencepieceTokenizer(model_proto)
         self.space_id = pieces.index(SPACE) if SPACE in pieces else -1
-        self._splitter = WordSplitter()
 
     def settings(self) -> dict:
         return {**super().settings(), "model_file": "sentencepiece.model"}
@@ -82,13 +80,4 @@ class SentencePieceTokenizer(PieceTokenizer):
         result, _ = self._align_words(tf.boolean_mask(values, keep), boundary_sums(keep, splits),
                                       words.row_splits)
         result["piece_type_ids"] = tf.zeros_like(result["piece_ids"])
-        return result
-
-    @no_autograph
-    def text_to_pieces(self, sentences: tf.Tensor) -> dict[str, tf.Tensor]:
-        """Raw sentences `[batch]` to flat pieces of the toolkit's words, with their byte offsets."""
-        words, starts, ends = self._splitter.split(sentences)
-        result = self.words_to_pieces(words)
-        result["word_starts"] = starts.flat_values
-        result["word_ends"] = ends.flat_values
         return result

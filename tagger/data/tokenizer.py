@@ -4,9 +4,10 @@ Two implementations share it (ARCHITECTURE.md, "Tokenizers"): `WordPieceTokenize
 `vocab.txt`) and `SentencePieceTokenizer` (an XLM-R style `.model` proto). Each provides
 
   words_to_pieces(words [batch, (words)])  -> flat pieces of pre-tokenised words
-  text_to_pieces(sentences [batch])        -> the same for raw text, plus word byte offsets
 
-and this base class turns pieces into model windows the same way for both. One implementation
+and this base class does the rest the same way for both: raw text is cut into words by the
+toolkit's one word rule (`words.py`), then tokenised word by word, so a sentence tagged as raw text
+gets exactly the tags of its words tagged as gold tokens; pieces then become model windows. One implementation
 serves training, the SavedModel and the TFLite graph, so a deployed model sees exactly the features
 it was trained on. Only dense ops with TFLite builtins are used here.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from tagger.data.words import WordSplitter
 from tagger.errors import UserError
 
 # These methods build plain dataflow (no tensor-dependent Python control flow), so autograph
@@ -89,6 +91,7 @@ class PieceTokenizer(tf.Module):
         self.cls_id, self.sep_id = special_ids["cls"], special_ids["sep"]
         self.casing_feature = False
         self.lower_case = False
+        self._splitter = WordSplitter()
 
     def settings(self) -> dict:
         """The `tokenizer` entry of tagger_config.json (ARCHITECTURE.md, "Model directory")."""
@@ -99,8 +102,14 @@ class PieceTokenizer(tf.Module):
     def words_to_pieces(self, words: tf.RaggedTensor) -> dict[str, tf.Tensor]:
         raise NotImplementedError
 
+    @no_autograph
     def text_to_pieces(self, sentences: tf.Tensor) -> dict[str, tf.Tensor]:
-        raise NotImplementedError
+        """Raw sentences `[batch]` to flat pieces of the toolkit's words, with their byte offsets."""
+        words, starts, ends = self._splitter.split(sentences)
+        result = self.words_to_pieces(words)
+        result["word_starts"] = starts.flat_values
+        result["word_ends"] = ends.flat_values
+        return result
 
     def _align_words(self, values: tf.Tensor, raw_counts: tf.Tensor, word_splits: tf.Tensor
                      ) -> tuple[dict[str, tf.Tensor], tf.Tensor]:

@@ -1,15 +1,14 @@
 """WordPiece tokenisation (a BERT `vocab.txt`) behind the tokenizer interface of `tokenizer.py`.
 
-FastBertNormalizer + FastWordpieceTokenizer from tensorflow-text, with raw-text offsets mapped back
-through flat gathers, and the optional casing bit for uncased vocabularies.
+FastBertNormalizer + FastWordpieceTokenizer from tensorflow-text on each word, and the optional
+casing bit for uncased vocabularies. Raw text reaches it already cut into words (`tokenizer.py`).
 """
 from __future__ import annotations
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from tagger.data.tokenizer import PieceTokenizer, boundary_sums, no_autograph, row_ids
+from tagger.data.tokenizer import PieceTokenizer, no_autograph
 from tagger.errors import UserError
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
@@ -69,7 +68,6 @@ class WordPieceTokenizer(PieceTokenizer):
         self._normalizer = tf_text.FastBertNormalizer(lower_case_nfd_strip_accents=self.lower_case)
         self._wordpiece = tf_text.FastWordpieceTokenizer(vocab=vocab, token_out_type=tf.int32,
                                                          unknown_token="[UNK]")
-        self._is_continuation = tf.constant(np.array([t.startswith("##") for t in vocab]))
         # Uncased vocabularies lose capitalisation (PROPN vs NOUN). With the casing feature, pieces of
         # a word whose cased tokenisation differs from its lower-cased one get token type 1, through
         # BERT's own segment embedding: no new input, and TFLite-friendly (a second normaliser pass).
@@ -95,68 +93,3 @@ class WordPieceTokenizer(PieceTokenizer):
         else:
             result["piece_type_ids"] = tf.zeros_like(result["piece_ids"])
         return result
-
-    @no_autograph
-    def text_to_pieces(self, sentences: tf.Tensor) -> dict[str, tf.Tensor]:
-        """Raw sentences `[batch]` to flat pieces, with BERT's word split.
-
-        FastBertTokenizer splits on whitespace, punctuation and CJK characters;
-        a piece that is not a `##` continuation starts a new word. Byte offsets
-        of each word into its sentence come along so callers can cut the words.
-        """
-        normalized, offsets = self._normalizer.normalize_with_offsets(sentences)
-        pieces, starts, ends = self._wordpiece.tokenize_with_offsets(normalized)
-        piece_ids = tf.cast(pieces.flat_values, tf.int32)
-        splits = tf.cast(pieces.row_splits, tf.int32)
-        # Offsets into the normalised text -> offsets into the input sentence.
-        offset_base = tf.gather(tf.cast(offsets.row_splits, tf.int32), row_ids(splits))
-        input_offsets = tf.cast(offsets.flat_values, tf.int32)
-        starts = tf.gather(input_offsets, offset_base + tf.cast(starts.flat_values, tf.int32))
-        ends = tf.gather(input_offsets, offset_base + tf.cast(ends.flat_values, tf.int32))
-        # A piece that starts at the same input offset as the one before it comes from one input
-        # character that normalisation expanded (uncased NFKD: "…" -> "..."): it continues that
-        # word, so no word is empty when cut from the input and the cased split (used for the
-        # casing bit) has the same words.
-        piece_index = tf.range(tf.shape(piece_ids)[0])
-        first_in_sentence = tf.equal(piece_index, tf.gather(splits, row_ids(splits)))
-        previous_start = tf.gather(tf.concat([[-1], starts], axis=0), piece_index)
-        is_word_start = tf.logical_and(tf.logical_not(tf.gather(self._is_continuation, piece_ids)),
-                                       tf.logical_or(first_in_sentence, starts > previous_start))
-        # A word ends where the next starts, or at the last piece. Gathered over a range, not
-        # sliced and padded with [True]: a batch without any piece (only empty or blank
-        # sentences) must yield no word end, or the boolean_mask below fails on the length.
-        is_word_end = tf.gather(tf.concat([is_word_start, [True]], axis=0), piece_index + 1)
-        piece_type_ids = self._text_casing(sentences, piece_ids, is_word_start, splits) if self.casing_feature \
-            else tf.zeros_like(piece_ids)
-        return {
-            "piece_ids": piece_ids,
-            "piece_type_ids": piece_type_ids,
-            "is_word_start": is_word_start,
-            "sentence_piece_counts": splits[1:] - splits[:-1],
-            "num_words": boundary_sums(is_word_start, splits),
-            "word_starts": tf.boolean_mask(starts, is_word_start),
-            "word_ends": tf.boolean_mask(ends, is_word_end),
-        }
-
-    def _text_casing(self, sentences, piece_ids, is_word_start, splits) -> tf.Tensor:
-        """Per-piece casing bit for raw text: word k of a sentence in the cased and the
-        lower-cased tokenisation are compared by their first piece (word splits agree, since
-        lower-casing changes neither whitespace nor punctuation; any excess word counts as 0)."""
-        cased = self._wordpiece.tokenize(self._cased_normalizer.normalize(sentences))
-        cased_ids = tf.cast(cased.flat_values, tf.int32)
-        cased_starts = tf.logical_not(tf.gather(self._is_continuation, cased_ids))
-        cased_splits = tf.cast(cased.row_splits, tf.int32)
-        cased_firsts = tf.concat([tf.boolean_mask(cased_ids, cased_starts), [-1]], 0)
-        cased_counts = boundary_sums(cased_starts, cased_splits)
-        cased_offsets = tf.math.cumsum(cased_counts, exclusive=True)
-        word_counts = boundary_sums(is_word_start, splits)
-        piece_sentence = row_ids(splits)
-        piece_word = tf.math.cumsum(tf.cast(is_word_start, tf.int32)) - 1
-        within = piece_word - tf.gather(tf.math.cumsum(word_counts, exclusive=True), piece_sentence)
-        valid = within < tf.gather(cased_counts, piece_sentence)
-        cased_index = tf.where(valid, tf.gather(cased_offsets, piece_sentence) + within,
-                               tf.shape(cased_firsts)[0] - 1)
-        uncased_firsts = tf.boolean_mask(piece_ids, is_word_start)
-        differs = tf.not_equal(tf.gather(cased_firsts, cased_index),
-                               tf.gather(tf.concat([uncased_firsts, [-1]], 0), tf.maximum(piece_word, 0)))
-        return tf.cast(valid & differs, tf.int32)

@@ -16,6 +16,8 @@ float32 and full_int8 models run there.
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from tagger.errors import UserError
@@ -84,7 +86,12 @@ def load_interpreter(path: str | None = None, num_threads: int = 1, model_conten
 
 
 class TFLiteTagger:
-    """Tags raw sentences with an exported .tflite (tokenizer inside the model)."""
+    """Tags raw sentences with an exported .tflite (tokenizer inside the model).
+
+    Safe to share between threads: a TFLite interpreter holds its input and output tensors, so
+    calls on one tagger run one at a time (a lock). For parallel throughput, give each thread its
+    own `TFLiteTagger`; interpreters of the same file are independent.
+    """
 
     def __init__(self, path: str | None = None, num_threads: int = 1, batch_size: int = 64,
                  interpreter=None):
@@ -95,11 +102,14 @@ class TFLiteTagger:
         self.tasks = sorted(name[:-len("_ids")] for name in outputs
                             if name.endswith("_ids") and not name.endswith("_second_best_ids"))
         self.batch_size = batch_size
+        self._lock = threading.Lock()
 
     def run(self, sentences: list[str | bytes]) -> dict[str, np.ndarray]:
-        """Raw signature outputs for one batch."""
+        """Raw signature outputs for one batch (copies: the interpreter reuses its buffers)."""
         try:
-            return self.runner(sentences=np.array([as_bytes(s) for s in sentences], dtype=object))
+            with self._lock:
+                outputs = self.runner(sentences=np.array([as_bytes(s) for s in sentences], dtype=object))
+                return {name: np.array(value, copy=True) for name, value in outputs.items()}
         except RuntimeError as e:
             raise explain_missing_ops(e, self.path) from None
 
