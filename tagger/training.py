@@ -48,6 +48,20 @@ def worker_model_dir(strategy: tf.distribute.Strategy, model_dir: str) -> str:
     return os.path.join(model_dir, "workers", f"{resolver.task_type}_{resolver.task_id}")
 
 
+def chief_directory(strategy: tf.distribute.Strategy, path: str) -> str:
+    """The chief's copy of `path`, a path under this worker's directory (`worker_model_dir`).
+
+    A job restarted after one worker died resumes every worker from the chief's checkpoints and
+    finished sub-stages: the dead worker's own directory may lag the chief's by a save, and workers
+    that resume at different steps would wait on each other's collectives for ever.
+    """
+    if strategy.extended.should_checkpoint or strategy.cluster_resolver is None:
+        return path
+    resolver = strategy.cluster_resolver
+    head, found, tail = path.partition(os.sep + os.path.join("workers", f"{resolver.task_type}_{resolver.task_id}"))
+    return head + tail if found else path
+
+
 def create_optimizer(learning_rate: float, total_steps: int, warmup_fraction: float = 0.1):
     """AdamW with linear warm-up and linear decay (Model Garden's BERT optimizer)."""
     optimizer = optimization.create_optimizer(learning_rate, max(total_steps, 1),
@@ -171,10 +185,11 @@ def train(state: TrainState, strategy: tf.distribute.Strategy,
                                      dropout_rng=dropout_rng, **state.extra)
     manager = tf.train.CheckpointManager(checkpoint, state.directory, max_to_keep=max_to_keep,
                                          step_counter=state.step, checkpoint_interval=checkpoint_every)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    latest = tf.train.latest_checkpoint(chief_directory(strategy, state.directory))
+    if latest:
+        checkpoint.restore(latest).assert_existing_objects_matched()
         if verbose:
-            print(f"[{description}] resumed from {manager.latest_checkpoint} at step {int(state.step.numpy())}")
+            print(f"[{description}] resumed from {latest} at step {int(state.step.numpy())}")
     # Every pipeline is deterministic (seeded shuffles, ordered interleave), so the step counter is
     # the data position: skipping that many batches puts the input exactly where the run left it.
     # (tf.distribute's DistributedIterator is not checkpointable; this works for every strategy.)

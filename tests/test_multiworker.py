@@ -16,9 +16,11 @@ only), then the same job single-worker, and compares them:
   worker that trains on the wrong data, or gradients that are not averaged.
 """
 import collections
+import glob
 import gzip
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -206,31 +208,48 @@ def model_variables(model_dir) -> dict[str, np.ndarray]:
             if name.startswith("model/")}
 
 
-@pytest.mark.slow
-def test_two_workers_on_localhost_match_single_worker(tmp_path):
-    model_dir = str(tmp_path / "mwms")
-    write_teacher_config(model_dir)
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+def start_workers(model_dir: str, logs_dir, *extra, name: str = "worker") -> list:
+    """Two MWMS workers of one distill job on 127.0.0.1, each in its own process group."""
     ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
-    processes, logs = [], []
-    start = time.monotonic()
+    processes = []
     for index in range(2):
-        log = open(tmp_path / f"worker{index}.log", "w")
-        logs.append(log)
-        worker_env = {**env, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
-        processes.append(subprocess.Popen(distill_command(model_dir, "--distribution_strategy=multi_worker_mirrored"),
-                                          stdout=log, stderr=subprocess.STDOUT, env=worker_env, cwd=REPO,
-                                          start_new_session=True))
+        log = open(os.path.join(logs_dir, f"{name}{index}.log"), "w")
+        worker_env = {**os.environ, "CUDA_VISIBLE_DEVICES": "",
+                      "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})}
+        process = subprocess.Popen(distill_command(model_dir, "--distribution_strategy=multi_worker_mirrored", *extra),
+                                   stdout=log, stderr=subprocess.STDOUT, env=worker_env, cwd=REPO,
+                                   start_new_session=True)
+        process.log = log
+        processes.append(process)
+    return processes
+
+
+def wait_workers(processes: list, timeout: float = 600) -> list:
+    """Exit codes; whatever is still running at the timeout is killed (its code is then -9)."""
+    deadline = time.monotonic() + timeout
     try:
-        codes = [p.wait(timeout=600) for p in processes]
+        for p in processes:
+            try:
+                p.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                pass
     finally:
         for p in processes:
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGKILL)
                 p.wait()
-        for log in logs:
-            log.close()
+            p.log.close()
+    return [p.returncode for p in processes]
+
+
+@pytest.mark.slow
+def test_two_workers_on_localhost_match_single_worker(tmp_path):
+    model_dir = str(tmp_path / "mwms")
+    write_teacher_config(model_dir)
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    start = time.monotonic()
+    codes = wait_workers(start_workers(model_dir, tmp_path))
     multi_seconds = time.monotonic() - start
     outputs = [(tmp_path / f"worker{i}.log").read_text() for i in range(2)]
     assert codes == [0, 0], [output[-3000:] for output in outputs]
@@ -267,3 +286,51 @@ def test_two_workers_on_localhost_match_single_worker(tmp_path):
     print(json.dumps(report))
     for name in multi:
         assert abs(multi[name] - single[name]) <= TOLERANCE_POINTS, report
+
+
+@pytest.mark.slow
+def test_killed_worker_restart_of_the_whole_job(tmp_path):
+    """kill -9 one of two MWMS workers mid-distillation. TF's MWMS cannot take a lone worker back
+    into a running job: the surviving chief fails (or is stopped) too. Restarting the whole job, both
+    workers with the same command, resumes from the chief's last checkpoint and finishes; its test
+    accuracy lies within TOLERANCE_POINTS of an uninterrupted 2-worker run with the same seed."""
+    extra = ("--checkpoint_every=10",)
+    reference = str(tmp_path / "reference")
+    write_teacher_config(reference)
+    assert wait_workers(start_workers(reference, tmp_path, *extra, name="reference")) == [0, 0]
+
+    model_dir = str(tmp_path / "killed")
+    write_teacher_config(model_dir)
+    processes = start_workers(model_dir, tmp_path, *extra, name="first")
+    soft_checkpoints = os.path.join(model_dir, "stages", "soft_logits", "all", "ckpt-*.index")
+
+    def soft_steps_saved() -> int:  # checkpoints come at steps 1, 11, 21, ... of the 60
+        return max([int(re.search(r"ckpt-(\d+)", path).group(1)) for path in glob.glob(soft_checkpoints)], default=0)
+    deadline = time.monotonic() + 600
+    while soft_steps_saved() < 20 and time.monotonic() < deadline and processes[1].poll() is None:
+        time.sleep(0.1)
+    assert 20 <= soft_steps_saved() < 60, (tmp_path / "first0.log").read_text()[-3000:]
+    os.killpg(processes[1].pid, signal.SIGKILL)  # the worker dies mid-stage
+    chief_code = wait_workers(processes, timeout=120)[0]  # the chief fails, or is stopped after 2 minutes
+    assert chief_code != 0, "the chief finished alone: the dead worker's share of the work was lost"
+    chief_log = (tmp_path / "first0.log").read_text()
+    if chief_code == 3:  # it noticed: one line saying what to do, no traceback
+        assert "error: a worker of this multi_worker_mirrored job is gone" in chief_log
+        assert "Traceback" not in chief_log
+
+    restart = wait_workers(start_workers(model_dir, tmp_path, *extra, name="restart"))
+    logs = [(tmp_path / f"restart{i}.log").read_text() for i in range(2)]
+    assert restart == [0, 0], [log[-3000:] for log in logs]
+    for log in logs:  # both resumed at the chief's step inside the soft stage, the teacher already done
+        resumed = re.search(rf"\[soft_logits/all\] resumed from {re.escape(model_dir)}{os.sep}stages{os.sep}"
+                            r"soft_logits\S+ at step (\d+)", log)
+        assert resumed and 20 <= int(resumed.group(1)) < 60, log[-3000:]
+    killed, uninterrupted = accuracies(model_dir), accuracies(reference)
+    report = {"killed_and_restarted": killed, "uninterrupted": uninterrupted, "tolerance_points": TOLERANCE_POINTS,
+              "chief_exit_code_after_the_kill": chief_code}
+    reports = os.environ.get("TAGGER_TEST_REPORTS", os.path.join(REPO, "runs", "test_reports"))
+    os.makedirs(reports, exist_ok=True)
+    with open(os.path.join(reports, "multiworker_killed.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    for name in killed:
+        assert abs(killed[name] - uninterrupted[name]) <= TOLERANCE_POINTS, report

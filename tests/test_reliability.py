@@ -158,3 +158,30 @@ def test_distill_xtremedistil_survives_sigkill_mid_stage(tmp_path, finetune_repo
     mid_stage = [r for r in report["resumed"] if r.startswith("stages/")
                  and 0 < int(re.search(r"step (\d+)", r).group(1)) < DISTILL_STEPS_EACH]
     assert mid_stage, report["resumed"]
+
+
+@pytest.mark.slow
+def test_distill_tsai2019_with_teacher_cache_survives_sigkill(tmp_path, finetune_report):
+    """tsai2019 reading the teacher's cached top-k: killed inside the soft stage and the label
+    stage, it resumes on the same cached windows in the same shuffled order, bit for bit."""
+    if finetune_report["reference"]["exit_code"] != 0:
+        pytest.skip("no teacher: the finetune reference run failed")
+    teacher = os.path.join(finetune_report["work_dir"], "reference")
+    report = run_kill_resume(tsai2019_cache_command(teacher), kills=2, seed=5, work_dir=str(tmp_path / "kr_cache"),
+                             cwd=REPO, max_delay=0.15, watch=["stages/*/*/ckpt-*.index"], timeout=900)
+    save_report("distill_tsai2019_cache", report)
+    check(report, kills=2)
+    assert len(report["comparison"]["stages"]) == 2  # soft_logits and labels, each dev loss equal
+    assert any(r.startswith("stages/soft_logits") for r in report["resumed"]), report["resumed"]
+
+
+def tsai2019_cache_command(teacher: str) -> list[str]:
+    """tsai2019 with a 300-window top-5 teacher cache; 24 soft and 12 label steps, a checkpoint every 3."""
+    return [sys.executable, "-m", "tagger.distill", f"--teacher_dir={teacher}",
+            f"--train_data={EN.format('train')}", f"--dev_data={EN.format('dev')}", "--tasks=upos",
+            f"--unlabeled_data={SAMPLE}/unlabeled/en.txt", "--max_seq_length=32", "--recipe=tsai2019",
+            "--teacher_cache_topk=5", "--teacher_cache_windows=300", "--student=minibert",
+            "--student_layers=1", "--student_hidden_size=16", "--student_heads=2", "--student_intermediate_size=32",
+            "--distill_steps=24", "--finetune_steps=12", "--distill_batch_size=16", "--finetune_batch_size=16",
+            "--distill_learning_rate=1e-3", "--finetune_learning_rate=1e-3", "--checkpoint_every=3", "--seed=5",
+            "--export="]

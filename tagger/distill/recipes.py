@@ -25,7 +25,7 @@ import tf_keras
 from tagger.data import pipeline
 from tagger.distill import losses, teacher_cache
 from tagger.models.tagger import Tagger, write_json_atomic
-from tagger.training import TrainState, create_optimizer, dropout_generators, tagging_loss, train
+from tagger.training import TrainState, chief_directory, create_optimizer, dropout_generators, tagging_loss, train
 from tagger.errors import UserError
 
 RECIPES = ("tsai2019", "xtremedistil", "labels_only")
@@ -193,8 +193,9 @@ class Distiller:
                 name = f"{k}-{unfrozen[-1][0]}" if stage.unfreeze else "all"
                 directory = os.path.join(self.work_dir, stage.name, name)
                 done_file = os.path.join(directory, "done.json")
-                if os.path.exists(done_file):
-                    with open(done_file, encoding="utf-8") as f:
+                chief_done = chief_directory(self.strategy, done_file)  # every worker skips what the chief did
+                if os.path.exists(chief_done):
+                    with open(chief_done, encoding="utf-8") as f:
                         record = json.load(f)
                     self.restore_weights(record["weights_after"])
                     best = record.get("best")
