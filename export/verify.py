@@ -38,6 +38,7 @@ from tagger.data.corpus import read_corpus
 from tagger.data.tokenizer import model_inputs, word_level
 from tagger.flags_common import TFLITE_VARIANTS
 from tagger.inference import WordTagger
+from tagger.markdown import text_table
 from tagger.models.tagger import load_model_dir, write_json_atomic
 from tagger.runtime.batching import tag_in_batches
 from tagger.runtime.saved_model import SavedModelTagger, latest_saved_model, saved_model_root, versions
@@ -196,25 +197,24 @@ def verify(model_dir: str, data: str, artifacts: list[str] | None = None, thresh
 
 
 def format_report(report: dict) -> str:
-    lines = [f"verify on {report['data']} ({report['sentences']} sentences)", ""]
-    header = f"{'artifact':<28} {'task':<8} {'agree':>8} {'gate':>7} {'F1':>7} {'ckpt F1':>8} {'ΔF1':>7}  compared"
-    lines += [header, "-" * len(header)]
+    rows = []
     for check in report["artifacts"]:
         for task, value in check["agreement"].items():
             f1 = check["f1"].get(task)
-            scores = (f"{100 * f1['artifact']:>7.2f} {100 * f1['checkpoint']:>8.2f} {100 * f1['delta']:>+7.2f}"
-                      if f1 else f"{'-':>7} {'-':>8} {'-':>7}")
-            lines.append(f"{check['artifact']:<28} {task:<8} {100 * value:>7.2f}% {100 * check['gate']:>6.1f}% "
-                         f"{scores}  {check['comparable_sentences']}/{check['sentences']}")
+            scores = ([f"{100 * f1['artifact']:.2f}", f"{100 * f1['checkpoint']:.2f}", f"{100 * f1['delta']:+.2f}"]
+                      if f1 else ["-", "-", "-"])
+            rows.append([check["artifact"], task, f"{100 * value:.2f}%", f"{100 * check['gate']:.1f}%", *scores,
+                         f"{check['comparable_sentences']}/{check['sentences']}"])
+    lines = [f"verify on {report['data']} ({report['sentences']} sentences)", "",
+             text_table(["artifact", "task", "agree", "gate", "F1", "ckpt F1", "ΔF1", "compared"], rows, left=2), ""]
+    for check in report["artifacts"]:
+        lines.append(f"{check['artifact']}: {'PASS' if check['passed'] else 'FAIL'} (lowest agreement "
+                     f"{100 * check['min_agreement']:.2f}% vs gate {100 * check['gate']:.1f}%)")
         for task, f1 in check["f1"].items():
             worst = sorted(f1["per_treebank"].items(), key=lambda item: item[1]["delta"])[:3]
-            lines.append(f"{'':<28} {task:<8} ΔF1 by treebank: "
-                         + ", ".join(f"{name} {100 * row['delta']:+.2f}" for name, row in worst)
+            lines.append(f"  {task} ΔF1 by treebank: " + ", ".join(f"{name} {100 * row['delta']:+.2f}" for name, row in worst)
                          + (" ..." if len(f1["per_treebank"]) > 3 else ""))
-        lines.append(f"{'':<28} -> {'PASS' if check['passed'] else 'FAIL'} (lowest agreement "
-                     f"{100 * check['min_agreement']:.2f}% vs gate {100 * check['gate']:.1f}%)")
-        lines.append("")
-    lines.append("all artifacts pass" if report["passed"] else "SOME ARTIFACTS FAIL their agreement gate")
+    lines += ["", "all artifacts pass" if report["passed"] else "SOME ARTIFACTS FAIL their agreement gate"]
     return "\n".join(lines)
 
 

@@ -406,7 +406,7 @@ def test_fuzz_tool_short_profile(sample_tagger_dir, sp_tagger_dir, tmp_path):
 def test_fuzz_tool_counts_failures_and_grows_its_corpus(tmp_path):
     """A surface whose property fails on some inputs: those count as mismatches or crashes, join
     the corpus, and the next run replays them first."""
-    from tools.fuzz import fuzz_surface
+    from tools.fuzz import fuzz_surface, generated
     from tools.fuzz_checks import Surface
     from tools.fuzz_inputs import Corpus
 
@@ -417,11 +417,11 @@ def test_fuzz_tool_counts_failures_and_grows_its_corpus(tmp_path):
 
     surface = Surface("toy", lambda rng: bytes([rng.randrange(256)]), check, batch_size=8)
     corpus = Corpus(str(tmp_path))
-    first = fuzz_surface(surface, 2000, 0, corpus, max_findings=5)
+    first = fuzz_surface(surface, generated(surface.generate, 2000, 0), corpus, max_findings=5)
     assert first["inputs"] == 2000 and first["crashes"] > 0 and first["mismatches"] > 0
     assert corpus.added == first["crashes"] + first["mismatches"]
-    again = fuzz_surface(surface, 0, 0, Corpus(str(tmp_path)), max_findings=5)
+    again = fuzz_surface(surface, [], Corpus(str(tmp_path)), max_findings=5)
     assert again["replayed"] == corpus.added
     assert (again["crashes"], again["mismatches"]) == (first["crashes"], first["mismatches"])
-    same_seed = fuzz_surface(surface, 2000, 0, Corpus(None), max_findings=5)
+    same_seed = fuzz_surface(surface, generated(surface.generate, 2000, 0), Corpus(None), max_findings=5)
     assert (same_seed["crashes"], same_seed["mismatches"]) == (first["crashes"], first["mismatches"])

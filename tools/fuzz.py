@@ -51,9 +51,14 @@ def define_flags():
     flags.DEFINE_integer("max_findings", 20, "Findings kept per surface in the report.")
 
 
-def fuzz_surface(surface, inputs: int, seed: int, corpus: Corpus, max_findings: int) -> dict:
-    """Replays the corpus, then `inputs` generated items in batches; a failing batch is re-run item by item."""
-    rng = random.Random(f"{seed}:{surface.name}")
+def generated(generate, inputs: int, seed: int) -> list:
+    """`inputs` items of one generator; the seed and the generator's name fix them."""
+    rng = random.Random(f"{seed}:{getattr(generate, '__name__', 'inputs')}")
+    return [generate(rng) for _ in range(inputs)]
+
+
+def fuzz_surface(surface, items: list, corpus: Corpus, max_findings: int) -> dict:
+    """Replays the corpus, then `items` in batches; a failing batch is re-run item by item."""
     counts = {"inputs": 0, "crashes": 0, "mismatches": 0, "words": 0, "replayed": 0, "findings": []}
     seen_outcomes: set[str] = set()
 
@@ -63,35 +68,31 @@ def fuzz_surface(surface, inputs: int, seed: int, corpus: Corpus, max_findings: 
             counts["findings"].append(f"{kind[:-2]}: {problem[:300]}")
         corpus.add(surface.name, item, f"{kind[:-2]}: {problem[:200]}")
 
-    def run(items, replayed=False):
+    def run(batch, replayed=False):
         try:
-            results = surface.check_batch(items)
+            results = surface.check_batch(batch)
         except Exception:  # noqa: BLE001  (find the item that crashed)
             results = []
-            for item in items:
+            for item in batch:
                 try:
                     results += surface.check_batch([item])
                 except Exception as e:  # noqa: BLE001
                     results.append(("crash", f"{type(e).__name__}: {e}"))
-        for item, (outcome, detail) in zip(items, results):
+        for item, (outcome, detail) in zip(batch, results):
             counts["inputs"] += 1
             counts["replayed"] += replayed
             counts["words"] += surface.word_count(item)
             if outcome in ("crash", "mismatch"):
                 record(item, detail, outcome + "es")
             elif outcome.startswith("rejected") and outcome not in seen_outcomes and not replayed:
-                seen_outcomes.add(outcome)
                 corpus.add(surface.name, item, outcome)
             seen_outcomes.add(outcome)
 
     replay = corpus.load(surface.name)
     for begin in range(0, len(replay), surface.batch_size):
         run(replay[begin:begin + surface.batch_size], replayed=True)
-    done = 0
-    while done < inputs:
-        batch = [surface.generate(rng) for _ in range(min(surface.batch_size, inputs - done))]
-        run(batch)
-        done += len(batch)
+    for begin in range(0, len(items), surface.batch_size):
+        run(items[begin:begin + surface.batch_size])
     counts["outcomes"] = sorted(seen_outcomes)
     return counts
 
@@ -105,12 +106,15 @@ def summary_line(report: dict, seconds: float) -> str:
 def fuzz(inputs: int, seed: int, work_dir: str, corpus_dir: str | None, surfaces: list[str] | None = None,
          wordpiece_model: str | None = None, sentencepiece_model: str | None = None, max_findings: int = 20,
          grow_corpus: bool = True, log=print) -> dict:
-    """{surface: counts}; the library entry point the test's short profile calls."""
+    """{surface: counts}; the library entry point the test's short profile calls. Each generator's
+    inputs are drawn once, so the WordPiece and SentencePiece surfaces see the same inputs."""
     corpus = Corpus(corpus_dir or None, grow_corpus)
-    report = {}
+    report, pools = {}, {}
     for surface in build_surfaces(work_dir, wordpiece_model, sentencepiece_model, surfaces):
         start = time.time()
-        report[surface.name] = fuzz_surface(surface, inputs, seed, corpus, max_findings)
+        if surface.generate not in pools:  # surfaces that take the same kind of input get the same inputs
+            pools[surface.generate] = generated(surface.generate, inputs, seed)
+        report[surface.name] = fuzz_surface(surface, pools[surface.generate], corpus, max_findings)
         report[surface.name]["seconds"] = round(time.time() - start, 1)
         counts = report[surface.name]
         log(f"{surface.name}: {counts['inputs']} inputs ({counts['replayed']} replayed), {counts['words']} words, "

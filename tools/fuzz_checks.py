@@ -39,7 +39,7 @@ class Surface:
     name: str
     generate: Callable[[random.Random], object]
     check_batch: Callable[[list], list[tuple[str, str]]]
-    batch_size: int = 32
+    batch_size: int = 128
 
     def word_count(self, item) -> int:
         return len(item) if isinstance(item, list) else 0
@@ -334,6 +334,6 @@ def build_surfaces(work_dir: str, wordpiece: str | None = None, sentencepiece: s
             Surface(f"saved_model.tag_ids[{kind}]", random_ids(tokenizer.vocab_size, tokenizer.max_seq_length),
                     tag_ids_check(saved_model, tokenizer, labels)),
             Surface(f"tflite_dynamic_int8[{kind}]", gen.text, tflite_check(tflite, labels)),
-            Surface(f"predict.text[{kind}]", gen.text_line, predict_text_check(tflite, scratch), 200),
-            Surface(f"predict.conllu[{kind}]", conllu_words, predict_conllu_check(tflite, scratch), 200)]
+            Surface(f"predict.text[{kind}]", gen.text_line, predict_text_check(tflite, scratch), 500),
+            Surface(f"predict.conllu[{kind}]", conllu_words, predict_conllu_check(tflite, scratch), 500)]
     return [s for s in surfaces if wanted(s.name)]

@@ -40,11 +40,11 @@ def define_flags():
     flags.DEFINE_integer("student_embedding_width", None, "Factorised embeddings: vocab x E, then E x hidden.")
     flags.DEFINE_integer("bilstm_embedding_width", 300, "BiLSTM student: word-piece embedding width.")
     flags.DEFINE_integer("bilstm_units", 600, "BiLSTM student: units per direction.")
-    flags.DEFINE_enum("svd_init", "auto", ["auto", "true", "false"],
-                      "Initialise student word embeddings from the SVD-reduced teacher table "
-                      "(auto: on for xtremedistil).")
-    flags.DEFINE_bool("freeze_word_embeddings", False, "Keep the student's word-embedding table as initialised "
-                      "(with --svd_init: the teacher's, reduced) in every stage.")
+    flags.DEFINE_bool("svd_init", True, "Initialise student word embeddings from the SVD-reduced teacher table "
+                      "(XtremeDistil; measured better for tsai2019 too, BENCHMARKS.md §2).")
+    flags.DEFINE_bool("freeze_word_embeddings", True, "Keep the SVD-initialised word-embedding table fixed in every "
+                      "stage, so words the transfer text never shows keep the teacher's geometry (ignored "
+                      "with --nosvd_init).")
     flags.DEFINE_enum("recipe", "tsai2019", list(RECIPES), "Distillation recipe.")
     flags.DEFINE_string("unlabeled_data", None,
                         "Transfer text: globs of .txt/.txt.gz/.tfrecord, or tfds:NAME[:SPLIT].")
@@ -55,13 +55,14 @@ def define_flags():
                        lower_bound=0.0, upper_bound=1.0)
     flags.DEFINE_enum("word_replacement_pool", "batch", ["batch", "vocab"], "Replacement words: the distinct words "
                       "of each batch of transfer lines, or every whole word of the teacher's vocabulary.")
-    flags.DEFINE_float("temperature", 3.0, "Softmax temperature T of the tsai2019 loss.")
+    flags.DEFINE_float("temperature", 1.0, "Softmax temperature T of the tsai2019 loss (the paper: 3; measured "
+                       "best here: 1, README 'Distillation settings').")
     flags.DEFINE_integer("distill_steps", 1000, "Steps on unlabeled text (xtremedistil: split over stages 1-2).")
     flags.DEFINE_integer("finetune_steps", 500, "Steps on labels after distillation.")
-    flags.DEFINE_integer("distill_batch_size", 256, "Global batch (windows) on unlabeled text.")
-    flags.DEFINE_float("distill_learning_rate", 1e-4, "Learning rate on unlabeled text (and from scratch).")
+    flags.DEFINE_integer("distill_batch_size", 64, "Global batch (windows) on unlabeled text (the paper: 256).")
+    flags.DEFINE_float("distill_learning_rate", 1e-3, "Learning rate on unlabeled text (the paper: 1e-4).")
     flags.DEFINE_integer("finetune_batch_size", 16, "Global batch for the student's label stage.")
-    flags.DEFINE_float("finetune_learning_rate", 3e-5, "Learning rate for the student's label stage.")
+    flags.DEFINE_float("finetune_learning_rate", 1e-4, "Learning rate for the student's label stage (the paper: 3e-5).")
     flags.DEFINE_integer("teacher_layer", 0, "XtremeDistil: teacher layer (1-based) for the representation loss; "
                          "0 = layer 7 of 12 scaled to the teacher's depth.")
     flags.DEFINE_enum("representation_loss", "kld", ["kld", "mse"], "XtremeDistil representation loss.")
@@ -109,10 +110,8 @@ def main(argv):
     student = StudentSpec(FLAGS.student, FLAGS.student_layers, FLAGS.student_hidden_size, FLAGS.student_heads,
                           FLAGS.student_intermediate_size, FLAGS.student_embedding_width,
                           FLAGS.bilstm_embedding_width, FLAGS.bilstm_units)
-    # Every setting has the flag of its name; --svd_init is auto | true | false.
-    named = {field.name: FLAGS[field.name].value for field in dataclasses.fields(DistillSettings)
-             if field.name != "svd_init"}
-    settings = DistillSettings(svd_init=flags_common.tristate(FLAGS.svd_init), **named)
+    # Every setting has the flag of its name.
+    settings = DistillSettings(**{field.name: FLAGS[field.name].value for field in dataclasses.fields(DistillSettings)})
     distill(FLAGS.model_dir, teacher, FLAGS.train_data, strategy=strategy, student=student, settings=settings,
             unlabeled_data=FLAGS.unlabeled_data, unlabeled_data_dir=FLAGS.unlabeled_data_dir,
             dev_data=FLAGS.dev_data, test_data=FLAGS.test_data, data_format=FLAGS.data_format)
