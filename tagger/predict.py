@@ -195,7 +195,8 @@ def tag_conllu_file(backend, kind: str, path: str, out, batch_size: int, x_to_se
                 count += 1
     if inexact:
         print(f"warning: in {inexact} of {count} sentences the {kind} model split some tokens further than the "
-              f"CoNLL-U does (e.g. 'U.S.' -> 'U . S .'); those tokens took the tags of their first piece",
+              f"CoNLL-U does (e.g. 'U.S.' -> 'U . S .'), or held only whitespace; those tokens took the tags of their "
+              f"first piece (or of a stand-in '_')",
               file=sys.stderr)
     return count
 

@@ -154,6 +154,22 @@ def test_a_batch_of_only_blank_sentences(loaded, sample_exports):
     assert [row["words"] for row in TFLiteTagger(sample_exports["float32"]).tag_text(["", " "])] == [[], []]
 
 
+def test_tflite_tag_words_tags_every_given_word(sample_exports):
+    """Gold tokens that the model sees differently still get a tag each: a token of whitespace only
+    (fed as "_"), one the model splits further ("U.S."), and a sentence of nothing but blanks."""
+    from tagger.runtime.tflite import TFLiteTagger, first_model_words
+    sentences = [["\u3000", "Anna", " ", "works", "\x85"], ["U.S.", "cat"], [" "], []]
+    rows = TFLiteTagger(sample_exports["dynamic_int8"]).tag_words(sentences)
+    for words, row in zip(sentences, rows):
+        assert row["words"] == words
+        for task in ("upos", "ufeats", "ner"):
+            assert len(row[task]) == len(words) and all(row[task]), (words, row)
+    assert [row["exact"] for row in rows] == [False, False, False, True]
+    # offsets of the model words in "a b c": a word with none inside takes its neighbour's index
+    assert first_model_words(["a", "  ", "c"], [0, 5]) == [0, 0, 1]
+    assert first_model_words([" ", "b"], [2]) == [0, 0]
+
+
 def test_rest_instances_map_onto_every_signature(loaded, checkpoint):
     """TF Serving's REST row format: `instances` is a list with one entry per batch row; with several
     named inputs each entry is an object, with one input it may be the bare value. Every output must

@@ -266,9 +266,10 @@ def _is_utf8(data: bytes) -> bool:
 
 
 def conllu_words(rng: random.Random) -> list[str]:
-    """A gold-tokenised sentence a CoNLL-U file can hold: no tab or line break in a form, none empty."""
+    """A gold-tokenised sentence a CoNLL-U file can hold: no tab or line break in a form, none
+    empty; forms of whitespace only (U+3000, NEL, ...) stay."""
     words = [FORBIDDEN_IN_FORM.sub("", w) for w in gen.words(rng)]
-    return [w if w.strip() else "_" for w in words] or ["_"]
+    return [w or "_" for w in words] or ["_"]
 
 
 def predict_conllu_check(model: str, scratch: str):

@@ -122,28 +122,39 @@ class TFLiteTagger:
     def tag_words(self, sentences: list[list[str]]) -> list[dict[str, list]]:
         """Tags gold-tokenised sentences through the raw-text signature.
 
-        Each sentence is fed as its words joined by spaces. Where the model's BERT
-        word split differs from the given words (e.g. "U.S." -> "U . S ."), each
-        given word takes the tags of the first model word inside it, and the result
-        has `exact: False`. Words with no model word inside (whitespace only) get "".
+        Each sentence is fed as its words joined by spaces; a word that is only whitespace is fed
+        as "_", so it still has a model word. Where the model's BERT word split differs from the
+        given words (e.g. "U.S." -> "U . S ."), each given word takes the tags of the first model
+        word inside it, and the result has `exact: False`. A word with no model word inside takes
+        its nearest neighbour's tags: every word gets a tag.
         """
+        fed = [[word if word.split() else "_" for word in words] for words in sentences]
         results = []
-        for tagged, words in zip(self.tag_text([" ".join(words) for words in sentences]), sentences):
-            exact = tagged["words"] == list(words)
-            aligned = {"words": list(words), "exact": exact}
-            if exact:
-                index = list(range(len(words)))
-            else:
-                index, position, cursor = [], 0, 0
-                starts = tagged["word_starts"]
-                for word in words:
-                    begin, end = position, position + len(word.encode("utf-8"))
-                    while cursor < len(starts) and starts[cursor] < begin:
-                        cursor += 1
-                    index.append(cursor if cursor < len(starts) and starts[cursor] < end else -1)
-                    position = end + 1
+        for tagged, words, shown in zip(self.tag_text([" ".join(words) for words in fed]), fed, sentences):
+            exact = tagged["words"] == list(shown)
+            aligned = {"words": list(shown), "exact": exact}
+            index = list(range(len(words))) if exact else first_model_words(words, tagged["word_starts"])
             for name, value in tagged.items():
                 if name not in ("words", "word_starts", "word_ends"):
                     aligned[name] = [value[i] if i >= 0 else "" for i in index]
             results.append(aligned)
         return results
+
+
+def first_model_words(words: list[str], starts: list[int]) -> list[int]:
+    """For each given word (joined by single spaces), the index of the first model word starting
+    inside it; a word with none takes the previous word's (or, first of all, the next one's)."""
+    index, position, cursor = [], 0, 0
+    for word in words:
+        begin, end = position, position + len(word.encode("utf-8"))
+        while cursor < len(starts) and starts[cursor] < begin:
+            cursor += 1
+        index.append(cursor if cursor < len(starts) and starts[cursor] < end else -1)
+        position = end + 1
+    for i in range(len(index)):
+        if index[i] < 0 and i > 0:
+            index[i] = index[i - 1]
+    for i in reversed(range(len(index))):
+        if index[i] < 0 and i + 1 < len(index):
+            index[i] = index[i + 1]
+    return index
