@@ -40,11 +40,13 @@ def define_flags():
     flags.DEFINE_integer("student_embedding_width", None, "Factorised embeddings: vocab x E, then E x hidden.")
     flags.DEFINE_integer("bilstm_embedding_width", 300, "BiLSTM student: word-piece embedding width.")
     flags.DEFINE_integer("bilstm_units", 600, "BiLSTM student: units per direction.")
-    flags.DEFINE_bool("svd_init", True, "Initialise student word embeddings from the SVD-reduced teacher table "
-                      "(XtremeDistil; measured better for tsai2019 too, BENCHMARKS.md §2).")
+    flags.DEFINE_enum("svd_init", "auto", ["auto", "true", "false"],
+                      "Initialise student word embeddings from the SVD-reduced teacher table (XtremeDistil; measured "
+                      "better for tsai2019 too, BENCHMARKS.md §2); auto: whenever the student's embedding width "
+                      "fits in the teacher's.")
     flags.DEFINE_bool("freeze_word_embeddings", True, "Keep the SVD-initialised word-embedding table fixed in every "
                       "stage, so words the transfer text never shows keep the teacher's geometry (ignored "
-                      "with --nosvd_init).")
+                      "without SVD init).")
     flags.DEFINE_enum("recipe", "tsai2019", list(RECIPES), "Distillation recipe.")
     flags.DEFINE_string("unlabeled_data", None,
                         "Transfer text: globs of .txt/.txt.gz/.tfrecord, or tfds:NAME[:SPLIT].")
@@ -110,8 +112,10 @@ def main(argv):
     student = StudentSpec(FLAGS.student, FLAGS.student_layers, FLAGS.student_hidden_size, FLAGS.student_heads,
                           FLAGS.student_intermediate_size, FLAGS.student_embedding_width,
                           FLAGS.bilstm_embedding_width, FLAGS.bilstm_units)
-    # Every setting has the flag of its name.
-    settings = DistillSettings(**{field.name: FLAGS[field.name].value for field in dataclasses.fields(DistillSettings)})
+    # Every setting has the flag of its name; --svd_init is auto | true | false.
+    named = {field.name: FLAGS[field.name].value for field in dataclasses.fields(DistillSettings)
+             if field.name != "svd_init"}
+    settings = DistillSettings(svd_init=flags_common.tristate(FLAGS.svd_init), **named)
     distill(FLAGS.model_dir, teacher, FLAGS.train_data, strategy=strategy, student=student, settings=settings,
             unlabeled_data=FLAGS.unlabeled_data, unlabeled_data_dir=FLAGS.unlabeled_data_dir,
             dev_data=FLAGS.dev_data, test_data=FLAGS.test_data, data_format=FLAGS.data_format)

@@ -74,8 +74,8 @@ class DistillSettings:
     teacher_layer: int = 0
     representation_loss: str = "kld"
     gradual_unfreezing: bool = True
-    svd_init: bool = True                 # the student starts from the SVD-reduced teacher table
-    freeze_word_embeddings: bool = True   # and keeps it (only with svd_init)
+    svd_init: bool | None = None          # SVD-reduced teacher table; None: whenever the widths allow
+    freeze_word_embeddings: bool = True   # and keeps it (only with SVD init)
     train_text_fraction: float = 0.2
     word_replacement: float = 0.0
     word_replacement_pool: str = "batch"
@@ -91,6 +91,17 @@ class DistillSettings:
         if self.teacher_cache_topk > 0 and self.recipe != "tsai2019":
             raise UserError(f"--teacher_cache_topk works with tsai2019's soft loss; {self.recipe} needs the "
                              "teacher's full outputs")
+
+
+def svd_choice(requested: bool | None, student: Tagger, teacher: Tagger, log) -> bool:
+    """`requested`, or with None: SVD init whenever the student's embedding width fits in the teacher's."""
+    if requested is not None:
+        return requested
+    width = int(student.encoder.get_embedding_table().shape[1])
+    teacher_width = int(teacher.encoder.get_embedding_table().shape[1])
+    log(f"[distill] student word embeddings: " + (f"SVD-reduced teacher table ({teacher_width} -> {width})"
+        if width <= teacher_width else f"random (width {width} exceeds the teacher's {teacher_width}, no SVD)"))
+    return width <= teacher_width
 
 
 def evenly_spaced(items: list, count: int) -> list:
@@ -146,14 +157,15 @@ def distill(model_dir: str, teacher_dir: str, train_data: str, *, strategy: tf.d
     dev = read_corpus(dev_data, data_format) if dev_data else None
 
     config = student.config(teacher_config["encoder"]["vocab_size"])
-    svd = settings.svd_init
+    with strategy.scope():
+        model = Tagger(build_encoder(config), label_lists).build_variables()
+    svd = svd_choice(settings.svd_init, model, teacher, log)
     vocab_path = os.path.join(teacher_dir, teacher_config["tokenizer"].get("vocab_file", "vocab.txt"))
     prepare_model_dir(model_dir, make_config(config, label_lists, tokenizer, f"distill:{settings.recipe}",
                                              teacher_dir=os.path.abspath(teacher_dir), svd_init=svd,
                                              dev_data=dev_data, test_data=test_data), tokenizer, vocab_path)
-    with strategy.scope():
-        model = Tagger(build_encoder(config), label_lists).build_variables()
-        if svd:
+    if svd:
+        with strategy.scope():
             students.init_from_teacher_embeddings(model.encoder, teacher.encoder)
 
     reference = teacher_metrics(model_dir, teacher_dir, teacher, tokenizer, label_lists, test_data, data_format)

@@ -1,13 +1,14 @@
 """Running the exported .tflite taggers in Python.
 
   from tagger.runtime.tflite import TFLiteTagger
-  tagger = TFLiteTagger("runs/en_upos/export/tagger_dynamic_int8.tflite")
+  tagger = TFLiteTagger("runs/quickstart/export/tagger_dynamic_int8.tflite")
   tagger.tag_text(["Anna works in Paris."])
   # [{'words': ['Anna', 'works', 'in', 'Paris', '.'], 'upos': [...], 'word_starts': [...], ...}]
 
-The models hold tensorflow-text's FastBertNormalize and
-FastWordpieceTokenizeWithOffsets as TFLite custom ops, so the interpreter must
-be created with `tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS` as custom
+The models hold tensorflow-text ops as TFLite custom ops (the word rule's
+FastWordpieceTokenizeWithOffsets and ByteSplitByOffsets, then FastBertNormalize
+and FastWordpieceTokenizeWithOffsets, or FastSentencepieceTokenize), so the
+interpreter must be created with `tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS` as custom
 op registerers. `load_interpreter` does that with LiteRT (`ai_edge_litert`).
 Without LiteRT it falls back to the legacy `tflite_runtime` package, which is
 frozen at 2.14: it needs NumPy < 2 and cannot run the dynamic-range int8 model
@@ -43,7 +44,8 @@ def explain_missing_ops(error: Exception, path: str = "") -> Exception:
         f"not know. Create it with the tensorflow-text registrar: in Python, "
         f"ai_edge_litert.interpreter.InterpreterWithCustomOps(custom_op_registerers={REGISTRAR}, "
         f"model_path=...) (or tagger.runtime.tflite.load_interpreter); in C++/Android, add tensorflow-text's "
-        f"FastBertNormalize and FastWordpieceTokenizeWithOffsets kernels to the op resolver "
+        f"ByteSplitByOffsets, FastWordpieceTokenizeWithOffsets and FastBertNormalize (or FastSentencepieceTokenize) "
+        f"kernels to the op resolver "
         f"(see the README). Original error: {text.splitlines()[0]}")
 
 
