@@ -99,7 +99,7 @@ def svd_choice(requested: bool | None, student: Tagger, teacher: Tagger, log) ->
         return requested
     width = int(student.encoder.get_embedding_table().shape[1])
     teacher_width = int(teacher.encoder.get_embedding_table().shape[1])
-    log(f"[distill] student word embeddings: " + (f"SVD-reduced teacher table ({teacher_width} -> {width})"
+    log("[distill] student word embeddings: " + (f"SVD-reduced teacher table ({teacher_width} -> {width})"
         if width <= teacher_width else f"random (width {width} exceeds the teacher's {teacher_width}, no SVD)"))
     return width <= teacher_width
 
