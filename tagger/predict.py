@@ -39,7 +39,6 @@ import os
 import sys
 import tempfile
 
-import conllu
 from absl import flags
 
 import tagger  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
@@ -169,30 +168,37 @@ def tag_text_file(backend, path: str, out, batch_size: int, x_to_second_best: bo
     return count
 
 
-def _raw_field(line, i):
-    return line[i]
+def conllu_sentences(path: str):
+    """Each sentence of a (checked) CoNLL-U file as its lines, exactly as written. The `conllu`
+    package is not used here: it splits columns on two spaces too, which corrupts such forms."""
+    block = []
+    for _, line in read_text_lines(path):
+        if line.strip():
+            block.append(line)
+        elif block:
+            yield block
+            block = []
+    if block:
+        yield block
 
 
 def tag_conllu_file(backend, kind: str, path: str, out, batch_size: int, x_to_second_best: bool) -> int:
-
     read_conllu(path, labeled=False)  # clear file:line errors before anything is written
-    raw = {name: _raw_field for name in ("form", "lemma", "upos", "xpos", "feats", "head", "deprel", "deps", "misc")}
     inexact = count = 0
-    with open(path, encoding="utf-8-sig") as f:
-        for chunk in chunks(conllu.parse_incr(f, field_parsers=raw), batch_size * CHUNK_BATCHES):
-            words = [[token for token in sentence if isinstance(token["id"], int)] for sentence in chunk]
-            tagged = backend.tag_words([[token["form"] for token in tokens] for tokens in words])
-            for sentence, tokens, result in zip(chunk, words, tagged):
-                inexact += result.get("exact", True) is False
-                for i, token in enumerate(tokens):
-                    tags = final_tags(result, i, x_to_second_best)
-                    if "upos" in tags:
-                        token["upos"] = tags["upos"]
-                    if "ufeats" in tags:
-                        token["feats"] = tags["ufeats"]
-                    token["misc"] = with_ner(token["misc"], tags.get("ner"))
-                out.write(sentence.serialize())
-                count += 1
+    for chunk in chunks(conllu_sentences(path), batch_size * CHUNK_BATCHES):
+        rows = [[line.split("\t") if not line.startswith("#") else None for line in lines] for lines in chunk]
+        words = [[cells for cells in sentence if cells and cells[0].isdigit()] for sentence in rows]
+        tagged = backend.tag_words([[cells[1] for cells in tokens] for tokens in words])
+        for lines, sentence, tokens, result in zip(chunk, rows, words, tagged):
+            inexact += result.get("exact", True) is False
+            for i, cells in enumerate(tokens):  # syntactic words; ranges, empty nodes, comments as they are
+                tags = final_tags(result, i, x_to_second_best)
+                cells[3] = tags.get("upos", cells[3])
+                cells[5] = tags.get("ufeats", cells[5])
+                cells[9] = with_ner(cells[9], tags.get("ner"))
+            out.write("".join((line if cells is None else "\t".join(cells)) + "\n"
+                              for line, cells in zip(lines, sentence)) + "\n")
+            count += 1
     if inexact:
         print(f"warning: in {inexact} of {count} sentences the {kind} model split some tokens further than the "
               f"CoNLL-U does (e.g. 'U.S.' -> 'U . S .'), or held only whitespace; those tokens took the tags of their "

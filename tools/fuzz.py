@@ -35,6 +35,7 @@ from tools.fuzz_checks import build_surfaces  # noqa: E402
 from tools.fuzz_inputs import Corpus  # noqa: E402
 
 FLAGS = flags.FLAGS
+MAX_NEW_KINDS = 20  # reader inputs kept per run for a rejection not seen before (failures are all kept)
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -59,7 +60,7 @@ def generated(generate, inputs: int, seed: int) -> list:
 
 def fuzz_surface(surface, items: list, corpus: Corpus, max_findings: int) -> dict:
     """Replays the corpus, then `items` in batches; a failing batch is re-run item by item."""
-    counts = {"inputs": 0, "crashes": 0, "mismatches": 0, "words": 0, "replayed": 0, "findings": []}
+    counts = {"inputs": 0, "crashes": 0, "mismatches": 0, "words": 0, "replayed": 0, "new_kinds": 0, "findings": []}
     seen_outcomes: set[str] = set()
 
     def record(item, problem: str, kind: str):
@@ -84,7 +85,9 @@ def fuzz_surface(surface, items: list, corpus: Corpus, max_findings: int) -> dic
             counts["words"] += surface.word_count(item)
             if outcome in ("crash", "mismatch"):
                 record(item, detail, outcome + "es")
-            elif outcome.startswith("rejected") and outcome not in seen_outcomes and not replayed:
+            elif outcome.startswith("rejected") and outcome not in seen_outcomes and not replayed \
+                    and counts["new_kinds"] < MAX_NEW_KINDS:
+                counts["new_kinds"] += 1
                 corpus.add(surface.name, item, outcome)
             seen_outcomes.add(outcome)
 

@@ -60,6 +60,11 @@ def per_sentence_labels(features: dict, sentences: int) -> np.ndarray:
 
 # -- readers --------------------------------------------------------------------------------
 
+def rejection_kind(problem: str) -> str:
+    """A DataError's problem without the values it quotes or counts: 'unknown UPOS tag '…''."""
+    return re.sub(r"\d+", "N", re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", problem))[:60]
+
+
 def reader_check(reader, scratch: str, name: str):
     path = os.path.join(scratch, name)
 
@@ -75,7 +80,7 @@ def reader_check(reader, scratch: str, name: str):
                 if e.path != path or e.line is None or not 1 <= e.line <= lines:
                     results.append(("mismatch", f"DataError without a good file:line: {e}"))
                 else:
-                    results.append(("rejected: " + re.sub(r"\d+", "N", e.problem)[:60], ""))
+                    results.append(("rejected: " + rejection_kind(e.problem), ""))
                 continue
             bad = [s for s in sentences if not s.words or any(len(t) != len(s.words) for t in s.tags.values())]
             results.append(("mismatch", f"malformed sentence {bad[0]}") if bad else ("ok", ""))
