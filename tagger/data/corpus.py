@@ -31,8 +31,8 @@ def _decoded_lines(path: str) -> Iterator[tuple[int, str]]:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as e:
                 raise DataError(path, number, f"invalid UTF-8 at byte {e.start}") from None
-            if number == 1:
-                text = text.lstrip("\ufeff")
+            if number == 1 and text.startswith("\ufeff"):  # one byte-order mark; a second is text
+                text = text[1:]
             yield number, text.rstrip("\r\n")
 
 
