@@ -187,16 +187,29 @@ def vocab_words(vocab: list[str]) -> list[str]:
             and any(c.isalnum() for c in t)]
 
 
+def line_batches(lines: tf.data.Dataset, *, seed: int = 0, shuffle_buffer: int = 10000, lines_per_call: int = 64,
+                 word_replacement: float = 0.0, replacement_words: list[str] | None = None,
+                 repeat: bool = True) -> tf.data.Dataset:
+    """Transfer lines, long enough, shuffled and repeated, in batches of `lines_per_call` [lines].
+
+    `word_replacement` > 0 augments each batch with `replace_words`, drawing from
+    `replacement_words` when given, else from the batch's own words.
+    """
+    lines = lines.filter(long_enough)
+    if repeat:
+        lines = lines.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+    batches = lines.batch(lines_per_call)
+    if word_replacement > 0:
+        pool = tf.constant(replacement_words, tf.string) if replacement_words else None
+        batches = batches.enumerate().map(lambda index, batch: replace_words(
+            batch, word_replacement, tf.stack([tf.constant(seed, tf.int64), index]), pool))
+    return batches
+
+
 def unlabeled_dataset(tokenizer: PieceTokenizer, lines: tf.data.Dataset, batch_size: int, *,
                       seed: int = 0, shuffle_buffer: int = 10000, lines_per_call: int = 64,
                       word_replacement: float = 0.0, replacement_words: list[str] | None = None) -> tf.data.Dataset:
-    """Streams windows of raw text for distillation; nothing is loaded into memory whole.
-
-    `word_replacement` > 0 augments the text with `replace_words` before it is windowed, drawing
-    from `replacement_words` when given, else from each batch of lines.
-    """
-    lines = lines.filter(long_enough).shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
-
+    """Streams windows of raw text for per-piece distillation; nothing is loaded into memory whole."""
     def windows(batch_of_lines):
         features = tokenizer.encode_text(batch_of_lines)
         return {"input_word_ids": features["input_word_ids"], "input_mask": features["input_mask"],
@@ -207,12 +220,9 @@ def unlabeled_dataset(tokenizer: PieceTokenizer, lines: tf.data.Dataset, batch_s
         length = tf.reduce_sum(window["input_mask"])
         return {name: value[:length] for name, value in window.items()}
 
-    line_batches = lines.batch(lines_per_call)
-    if word_replacement > 0:
-        pool = tf.constant(replacement_words, tf.string) if replacement_words else None
-        line_batches = line_batches.enumerate().map(lambda index, batch: replace_words(
-            batch, word_replacement, tf.stack([tf.constant(seed, tf.int64), index]), pool))
-    dataset = line_batches.map(windows).unbatch().map(trim)
+    batches = line_batches(lines, seed=seed, shuffle_buffer=shuffle_buffer, lines_per_call=lines_per_call,
+                           word_replacement=word_replacement, replacement_words=replacement_words)
+    dataset = batches.map(windows).unbatch().map(trim)
     return bucket_batches(dataset, batch_size, tokenizer.pad_id, drop_remainder=True).prefetch(2)
 
 

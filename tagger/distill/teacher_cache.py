@@ -7,8 +7,15 @@ logits per wordpiece are stored (values and class ids). The soft loss then uses
 the teacher's distribution renormalised over those k classes: pick k so that they
 hold nearly all of the tempered (T) distribution's mass.
 
-A cache directory holds `shard-NNNNN.tfrecord` files (one tf.train.Example per
-window) and `cache.json`, written last, so a half-written cache is never used.
+Two layouts, one per distillation level:
+- per piece: one tf.train.Example per window of the shared tokenizer, with the teacher's top-k at
+  every position;
+- per word: one Example per sentence, holding its words and the teacher's top-k at each word's
+  first piece. The student tokenizes the words when the cache is read, so one cache serves any
+  student vocabulary.
+
+A cache directory holds `shard-NNNNN.tfrecord` files and `cache.json`, written last, so a
+half-written cache is never used.
 """
 from __future__ import annotations
 
@@ -21,7 +28,7 @@ import shutil
 import numpy as np
 import tensorflow as tf
 
-from tagger.data import pipeline
+from tagger.data import pipeline, word_transfer
 from tagger.models.tagger import write_json_atomic
 
 INFO_FILE = "cache.json"
@@ -44,53 +51,86 @@ def read_info(directory: str) -> dict | None:
         return json.load(f)
 
 
-def _example(window: dict[str, np.ndarray], length: int, tasks: list[str]) -> bytes:
-    ints = lambda values: tf.train.Feature(int64_list=tf.train.Int64List(value=values.reshape(-1)))
-    feature = {name: ints(window[name][:length]) for name in WINDOW_FEATURES}
+def _ints(values: np.ndarray) -> tf.train.Feature:
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=values.reshape(-1)))
+
+
+def _top_k_features(outputs: dict[str, np.ndarray], rows: slice, tasks: list[str]) -> dict:
+    feature = {}
     for task in tasks:
         feature[values_key(task)] = tf.train.Feature(
-            float_list=tf.train.FloatList(value=window[values_key(task)][:length].reshape(-1)))
-        feature[ids_key(task)] = ints(window[ids_key(task)][:length])
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+            float_list=tf.train.FloatList(value=outputs[values_key(task)][rows].reshape(-1)))
+        feature[ids_key(task)] = _ints(outputs[ids_key(task)][rows])
+    return feature
+
+
+def _window_examples(batch: dict, outputs: dict[str, np.ndarray], tasks: list[str]):
+    """One Example per window of a per-piece batch, cut to the window's length."""
+    windows = {name: batch[name].numpy() for name in WINDOW_FEATURES}
+    for row, length in enumerate(windows["input_mask"].sum(axis=1)):
+        feature = {name: _ints(windows[name][row][:length]) for name in WINDOW_FEATURES}
+        feature.update(_top_k_features({name: value[row] for name, value in outputs.items()},
+                                       slice(0, length), tasks))
+        yield tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def _sentence_examples(batch: dict, outputs: dict[str, np.ndarray], tasks: list[str]):
+    """One Example per sentence of a word-level batch: its words and their rows of top-k."""
+    start = 0
+    for words in batch["words"].numpy():
+        feature = {"words": tf.train.Feature(bytes_list=tf.train.BytesList(value=list(words)))}
+        feature.update(_top_k_features(outputs, slice(start, start + len(words)), tasks))
+        start += len(words)
+        yield tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
 def write_cache(teacher, batches: tf.data.Dataset, directory: str, top_k: int, num_windows: int,
-                windows_per_shard: int = 20000, source: str = "", log=print) -> dict:
-    """Runs the frozen teacher over the first `num_windows` windows of `batches` and stores its top-k.
+                windows_per_shard: int = 20000, source: str = "", log=print, level: str = "piece") -> dict:
+    """Runs the frozen teacher over the first `num_windows` windows (sentences, at word `level`) of
+    `batches` and stores its top-k.
 
+    `batches` are per-piece windows, or at word level `word_transfer.sentence_batches` of words
+    with the teacher's features (`encode_pair(student, teacher)` applied, `words` kept).
     `source` names what made the teacher and `batches` (paths, flags): a finished cache is reused
     only when it and the settings match; anything else in `directory` is rebuilt.
     """
     tasks = list(teacher.tasks)
-    wanted = {"top_k": top_k, "num_windows": num_windows, "tasks": tasks, "source": source}
+    wanted = {"top_k": top_k, "num_windows": num_windows, "tasks": tasks, "source": source, "level": level}
     info = read_info(directory)
-    if info is not None and {key: info.get(key) for key in wanted} == wanted:
+    if info is not None and {key: info.get(key, "piece") if key == "level" else info.get(key)
+                             for key in wanted} == wanted:
         return info
     shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory)
     k_per_task = {task: min(top_k, int(teacher.heads[task].units)) for task in tasks}
+    words = level == "word"
 
     @tf.function(reduce_retracing=True)
     def teacher_top_k(batch):
-        logits = teacher(batch, training=False)
+        logits = teacher(word_transfer.teacher_inputs(batch) if words else batch, training=False)
         out = {}
         for task in tasks:
-            top = tf.math.top_k(tf.cast(logits[task], tf.float32), k=k_per_task[task])
+            values = tf.cast(logits[task], tf.float32)
+            top = tf.math.top_k(word_transfer.per_word(values, batch, teacher=True) if words else values,
+                                k=k_per_task[task])
             out[values_key(task)], out[ids_key(task)] = top.values, top.indices
         return out
 
+    examples = _sentence_examples if words else _window_examples
     written, writer = 0, None
     for batch in batches:
-        outputs = {name: value.numpy() for name, value in teacher_top_k(batch).items()}
-        outputs.update({name: batch[name].numpy() for name in WINDOW_FEATURES})
-        for row, length in enumerate(outputs["input_mask"].sum(axis=1)[:num_windows - written]):
+        outputs = {name: value.numpy() for name, value in teacher_top_k(
+            {name: value for name, value in batch.items() if name != "words"}).items()}
+        for example in examples(batch, outputs, tasks):
+            if written == num_windows:
+                break
             if written % windows_per_shard == 0:  # next shard
                 if writer is not None:
                     writer.close()
                 shard = written // windows_per_shard
                 writer = tf.io.TFRecordWriter(os.path.join(directory, f"shard-{shard:05d}.tfrecord"))
-                log(f"[teacher cache] {written}/{num_windows} windows")
-            writer.write(_example({name: value[row] for name, value in outputs.items()}, int(length), tasks))
+                log(f"[teacher cache] {written}/{num_windows} {'sentences' if words else 'windows'}")
+            writer.write(example)
             written += 1
         if written == num_windows:
             break
@@ -99,24 +139,31 @@ def write_cache(teacher, batches: tf.data.Dataset, directory: str, top_k: int, n
     shards = math.ceil(written / windows_per_shard)
     info = {**wanted, "k_per_task": k_per_task, "windows": written, "shards": shards}
     write_json_atomic(os.path.join(directory, INFO_FILE), info)
-    log(f"[teacher cache] {written} windows, top-{top_k}, in {shards} shard(s) under {directory}")
+    log(f"[teacher cache] {written} {'sentences' if words else 'windows'}, top-{top_k}, in {shards} shard(s) "
+        f"under {directory}")
     return info
 
 
 def cached_dataset(directory: str, batch_size: int, *, seed: int = 0, pad_id: int = 0,
-                   shuffle_buffer: int = 20000,
-                   input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
-    """The cached windows, shuffled and repeated, bucketed like the streamed transfer text."""
+                   shuffle_buffer: int = 20000, input_context: tf.distribute.InputContext | None = None,
+                   student_tokenizer=None) -> tf.data.Dataset:
+    """The cached windows, shuffled and repeated, bucketed like the streamed transfer text.
+
+    A word-level cache gives `encode_pair(student_tokenizer, None)` batches whose top-k rows are
+    flat over the batch's words, in the order of the student's `word_mask`.
+    """
     info = read_info(directory)
     if info is None:
         raise FileNotFoundError(f"{directory}: no finished teacher cache ({INFO_FILE} missing)")
+    words = info.get("level", "piece") == "word"
     files = sorted(glob.glob(os.path.join(glob.escape(directory), "shard-*.tfrecord")))
     records = tf.data.TFRecordDataset(files)
     if input_context is not None and input_context.num_input_pipelines > 1:
         records = records.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     if input_context is not None:
         batch_size = input_context.get_per_replica_batch_size(batch_size)
-    spec = {name: tf.io.RaggedFeature(tf.int64) for name in WINDOW_FEATURES}
+    row_features = ("words",) if words else WINDOW_FEATURES
+    spec = {name: tf.io.RaggedFeature(tf.string if name == "words" else tf.int64) for name in row_features}
     for task in info["tasks"]:
         spec[values_key(task)] = tf.io.RaggedFeature(tf.float32)
         spec[ids_key(task)] = tf.io.RaggedFeature(tf.int64)
@@ -124,19 +171,29 @@ def cached_dataset(directory: str, batch_size: int, *, seed: int = 0, pad_id: in
 
     def parse(record):
         example = tf.io.parse_single_example(record, spec)
-        window = {name: tf.cast(example[name], tf.int32) for name in WINDOW_FEATURES}
+        row = {name: example[name] if name == "words" else tf.cast(example[name], tf.int32) for name in row_features}
         for task in info["tasks"]:
-            window[values_key(task)] = tf.reshape(example[values_key(task)], [-1, k_per_task[task]])
-            window[ids_key(task)] = tf.reshape(tf.cast(example[ids_key(task)], tf.int32), [-1, k_per_task[task]])
-        return window
+            row[values_key(task)] = tf.reshape(example[values_key(task)], [-1, k_per_task[task]])
+            row[ids_key(task)] = tf.reshape(tf.cast(example[ids_key(task)], tf.int32), [-1, k_per_task[task]])
+        return row
 
-    windows = records.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat().map(parse)
-    return pipeline.bucket_batches(windows, batch_size, pad_id, drop_remainder=True).prefetch(2)
+    rows = records.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat().map(parse)
+    if not words:
+        return pipeline.bucket_batches(rows, batch_size, pad_id, drop_remainder=True).prefetch(2)
+    top_k = {name: 0 for task in info["tasks"] for name in (values_key(task), ids_key(task))}
+    batches = word_transfer.sentence_batches(rows, batch_size, extra_padding=top_k)
+    return batches.map(word_transfer.encode_pair(student_tokenizer, None)).prefetch(2)
 
 
-def prepare(teacher, unlabeled_fn, directory: str, top_k: int, num_windows: int, batch_size: int, source: str,
-            seed: int, pad_id: int):
-    """Writes (or reuses) the cache over the first windows of `unlabeled_fn`; returns the
-    `(batch_size, input_context) -> dataset` the soft stage then reads instead of the live teacher."""
-    write_cache(teacher, unlabeled_fn(batch_size, None), directory, top_k, num_windows, source=source)
-    return lambda size, context: cached_dataset(directory, size, seed=seed, pad_id=pad_id, input_context=context)
+def prepare(teacher, batches_fn, directory: str, top_k: int, num_windows: int, batch_size: int, source: str,
+            seed: int, pad_id: int, student_tokenizer=None):
+    """Writes (or reuses) the cache over the first windows of `batches_fn(batch_size, None)`; returns
+    the `(batch_size, input_context) -> dataset` the soft stage then reads instead of the live teacher.
+
+    With `student_tokenizer`, the cache is word-level: `batches_fn` gives `encode_pair` batches with
+    their `words`, and the student tokenizes the cached words.
+    """
+    level = "word" if student_tokenizer is not None else "piece"
+    write_cache(teacher, batches_fn(batch_size, None), directory, top_k, num_windows, source=source, level=level)
+    return lambda size, context: cached_dataset(directory, size, seed=seed, pad_id=pad_id, input_context=context,
+                                                student_tokenizer=student_tokenizer)
