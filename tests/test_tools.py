@@ -30,10 +30,12 @@ def is_number(value) -> bool:
 # -- bench_latency -------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def latency(tmp_path_factory, tiny_vocab_file):
+def latency(tmp_path_factory, tiny_vocab_file, sp_tagger_dir):
+    """Random tiny teacher and student, and the tiny SentencePiece tagger as the e5 row."""
     out = tmp_path_factory.mktemp("latency")
     result = run_tool("tools.bench_latency", "--quick", f"--vocab_file={tiny_vocab_file}", f"--text={SAMPLE_TEXT}",
-                      *TINY_MODELS, "--student_tflite=dynamic_int8", "--teacher_tflite=", "--tflite_threads=1",
+                      *TINY_MODELS, f"--e5_dir={sp_tagger_dir}", "--student_tflite=dynamic_int8", "--teacher_tflite=",
+                      "--tflite_threads=1",
                       "--tf_threads=1,2", "--batch_size=4", "--calibration_sentences=2",
                       f"--output_json={out / 'latency.json'}", f"--output_md={out / 'latency.md'}")
     with open(out / "latency.json", encoding="utf-8") as f:
@@ -73,6 +75,8 @@ def test_latency_records_cover_the_matrix(latency):
         assert (model, "saved_model", 1, "text_20w", 1) in keys
     assert ("student", "tflite_dynamic_int8", 1, "text_32", 1) in keys
     assert ("student", "tflite_dynamic_int8", 1, "text_100w", 1) in keys
+    assert {("e5", "tf", 1, "ids_32", 1), ("e5", "tf", 1, "text_20w", 1)} <= keys  # the third row, TF only
+    assert not any(model == "e5" and runtime != "tf" for model, runtime, _, _, _ in keys)
     throughput = [r for r in records if r["batch"] == 4]
     assert throughput and all(is_number(r["sentences_per_s"]) and is_number(r["words_per_s"]) for r in throughput)
     assert result["floors"] and all(is_number(f["floor_ms"]) for f in result["floors"])
@@ -88,6 +92,8 @@ def test_latency_ratios_goals_and_markdown(latency):
     measured = [g for g in goals.values() if "dynamic_int8" in g["goal"]]
     assert all(isinstance(g["pass"], bool) and is_number(g["value"]) for g in measured)
     assert "## Goals" in markdown and "## FLOP floor" in markdown and markdown in stdout
+    e5 = {r["name"]: r["value"] for r in result["ratios"] if "vs e5" in r["name"]}
+    assert len(e5) == 3 and all(is_number(v) for v in e5.values())
     assert "smoke-test" in markdown
 
 

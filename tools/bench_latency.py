@@ -1,11 +1,13 @@
 """Latency, throughput, size and FLOP-floor benchmark of a teacher and a student, in one process.
 
-  python tools/bench_latency.py [--teacher_dir=DIR] [--student_dir=DIR] [--output_json=F] [--output_md=F]
+  python tools/bench_latency.py [--teacher_dir=DIR] [--student_dir=DIR] [--e5_dir=DIR] [--output_json=F]
+                                [--output_md=F]
   python -m tools.bench_latency --quick          # smoke test, tiny repetition counts
 
 Without model directories it benchmarks random weights: an mBERT-sized teacher
 (12 layers, hidden 768, 12 heads, vocab 119,547) and the MiniBERT student
-(3/256/4/1024), written to temporary model directories, so it runs anywhere.
+(3/256/4/1024), written to temporary model directories, so it runs anywhere. `--e5_dir` adds a
+third row: a real e5 tagger directory, timed in TensorFlow only (no export).
 
 For each model it times, at batch 1:
   tf              `tag_ids` (a tf.function with an input signature over the model, on word ids)
@@ -46,6 +48,8 @@ from tools import benchlib as B  # noqa: E402
 def define_flags():
     flags.DEFINE_string("teacher_dir", None, "Teacher model directory; default: random mBERT-sized weights.")
     flags.DEFINE_string("student_dir", None, "Student model directory; default: random MiniBERT weights.")
+    flags.DEFINE_string("e5_dir", None, "A third model, timed in TensorFlow beside the teacher: a tagger on "
+                        "multilingual-e5-small (e.g. runs/e5_ud). Its row is named e5.")
     B.define_model_flags()
     flags.DEFINE_string("text", None, "Globs of running text for the sentences; default ../shared/data/unlabeled, "
                         "else the embedded sample.")
@@ -203,7 +207,7 @@ def model_summary(model, config: dict, model_dir: str, description: str, inputs:
 # -- timing per runtime -------------------------------------------------------------------
 
 def text_names(role: str = "student") -> list[str]:
-    """Text inputs timed for a model: the teacher skips the length-proportionality pair (a student goal)."""
+    """Text inputs timed for a model: teachers skip the length-proportionality pair (a student goal)."""
     names = [f"text_{length}" for length in map(int, FLAGS.lengths)] + [f"text_{FLAGS.sentence_words}w"]
     if role == "student":
         names += [f"text_{n}w" for n in map(int, FLAGS.proportional_words)]
@@ -390,6 +394,12 @@ def ratios_and_goals(run: Run, models: dict, inputs: dict) -> tuple[list[dict], 
         goals.append({"goal": f"student {variant} TFLite >= {GOAL_SIZE_RATIO:g}x smaller than the teacher SavedModel",
                       "target": GOAL_SIZE_RATIO, "value": value, "pass": None if value is None else
                       value >= GOAL_SIZE_RATIO})
+    if "e5" in models:  # the real multilingual teacher, in TF at 1 thread, against the student end to end
+        for length in map(int, FLAGS.lengths):
+            ratio(f"speedup student tflite_dynamic_int8 t1 text_{length} vs e5 tf t{t1} ids_{length}",
+                  ("e5", "tf", t1, f"ids_{length}"), ("student", "tflite_dynamic_int8", 1, f"text_{length}"))
+        ratio(f"speedup student tflite_dynamic_int8 t1 vs e5 tf t{t1}, text_{words}w end to end",
+              ("e5", "tf", t1, f"text_{words}w"), ("student", "tflite_dynamic_int8", 1, f"text_{words}w"))
     short, long = (f"text_{n}w" for n in map(int, FLAGS.proportional_words))
     pieces = inputs["described"][long]["wordpieces"] / max(inputs["described"][short]["wordpieces"], 1)
     for runtime in student_runtimes:
@@ -420,8 +430,7 @@ def markdown(result: dict) -> str:
         out += ["", f"**Warning: {result['warning']}**"]
     if result["settings"]["quick"]:
         out += ["", "**--quick: smoke-test repetition counts; these numbers are not measurements.**"]
-    out += ["", f"Models: teacher = {result['models']['teacher']['source']}; "
-                f"student = {result['models']['student']['source']}.",
+    out += ["", "Models: " + "; ".join(f"{role} = {info['source']}" for role, info in result["models"].items()) + ".",
             f"Artifacts: {result['artifacts']['built_by']}"
             + (f"; reused: {', '.join(result['artifacts']['reused'])}" if result['artifacts']['reused'] else "")
             + f". Elapsed {result['elapsed_s']:.0f} s.",
@@ -434,7 +443,7 @@ def markdown(result: dict) -> str:
                                f"{d['windows']} x {d['window_length']}"] for name, d in result["inputs"].items()])]
     columns = [f"ids_{n}" for n in FLAGS.lengths] + text_names()
     rows = []
-    order = {name: i for i, name in enumerate(["teacher", "student", "tf", "saved_model"] +
+    order = {name: i for i, name in enumerate(["teacher", "e5", "student", "tf", "saved_model"] +
                                               [f"tflite_{v}" for v in B.TFLITE_VARIANTS])}
     keys = sorted({(r["model"], r["runtime"], r["threads"]) for r in result["latency"]},
                   key=lambda k: (order.get(k[0], 9), order.get(k[1], 9), k[2]))
@@ -533,14 +542,15 @@ def main(argv):
         B.log("== matmul rates")
         rates = measure_rates(run)
         B.log("== models")
-        loaded = {role: load_or_build(role, directory, work_dir, vocab_file)
-                  for role, directory in (("student", FLAGS.student_dir), ("teacher", FLAGS.teacher_dir))}
+        roles = [("student", FLAGS.student_dir), ("teacher", FLAGS.teacher_dir)]
+        roles += [("e5", FLAGS.e5_dir)] if FLAGS.e5_dir else []
+        loaded = {role: load_or_build(role, directory, work_dir, vocab_file) for role, directory in roles}
         inputs = build_inputs(loaded["student"][1], text)
         inputs["calibration_file"] = os.path.join(work_dir, "calibration.txt")
         B.write_text(inputs["calibration_file"], "\n".join(inputs["calibration"]) + "\n")
         models = {role: model_summary(model, config, directory, description, inputs)
                   for role, (model, _, config, directory, _, description) in loaded.items()}
-        for role in ("student", "teacher"):
+        for role in loaded:
             B.log(f"== {role}: TensorFlow, {tf_threads[0]} thread(s)")
             model, tokenizer, config, _, _, _ = loaded[role]
             time_tf(run, role, model, tokenizer, config, tf_threads[0], inputs)

@@ -114,16 +114,18 @@ def _text_files_dataset(files: list[str]) -> tf.data.Dataset:
     if len(gzipped) > 1:
         raise corpus.DataError(",".join(files[:3]), None, "mixes .gz and plain text files; give them separately")
     compression = "GZIP" if gzipped == {True} else ""
+    # Round robin over every file: a multilingual transfer set (one file per language) mixes all
+    # its languages from the first batch, instead of a few languages at a time.
     return tf.data.Dataset.from_tensor_slices(files).interleave(
         lambda path: tf.data.TextLineDataset(path, compression_type=compression),
-        cycle_length=min(len(files), 8))
+        cycle_length=max(len(files), 1), block_length=1)
 
 
 def _tfrecord_dataset(files: list[str], feature: str = "text") -> tf.data.Dataset:
     parse = lambda record: tf.io.parse_single_example(
         record, {feature: tf.io.FixedLenFeature([], tf.string)})[feature]
     return tf.data.Dataset.from_tensor_slices(files).interleave(
-        tf.data.TFRecordDataset, cycle_length=min(len(files), 8)).map(parse)
+        tf.data.TFRecordDataset, cycle_length=max(len(files), 1), block_length=1).map(parse)
 
 
 def _tfds_text(spec: str, data_dir: str | None) -> tf.data.Dataset:

@@ -86,12 +86,18 @@ def write_into(model_dir: str, tokenizer: PieceTokenizer, source_path: str) -> N
         f.write(data)
 
 
+def path_in(model_dir: str, settings: dict) -> str:
+    """The tokenizer file a model directory's config (`tokenizer` entry) names."""
+    kind = settings.get("kind", "wordpiece")
+    name = settings.get("model_file") if kind == "sentencepiece" else settings.get("vocab_file", "vocab.txt")
+    return os.path.join(model_dir, name or "")
+
+
 def tokenizer_from_settings(model_dir: str, settings: dict, vocab_size: int) -> PieceTokenizer:
     """Rebuilds a model directory's tokenizer from the `tokenizer` entry of its config."""
     kind = settings.get("kind", "wordpiece")
-    name = settings.get("model_file") if kind == "sentencepiece" else settings.get("vocab_file", "vocab.txt")
-    path = os.path.join(model_dir, name or "")
-    if not name or not os.path.isfile(path):
+    path = path_in(model_dir, settings)
+    if os.path.basename(path) == "" or not os.path.isfile(path):
         raise UserError(f"{path}: the {kind} tokenizer file of this model directory is missing; "
                          "copy it back from the directory it was trained from")
     check_fits(path, vocab_size, f"the encoder in {model_dir}")

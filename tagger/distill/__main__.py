@@ -2,7 +2,7 @@
 
   1. teacher: --teacher_dir (fine-tuned model dir), or --teacher_init (pretrained encoder,
      fine-tuned first into MODEL_DIR/teacher/)
-  2. student: MiniBERT, BiLSTM or a config file, on the teacher's vocabulary
+  2. student: MiniBERT, BiLSTM or a config file, on the teacher's vocabulary or its own (--student_vocab)
   3. recipe: tsai2019 | xtremedistil | labels_only over streamed --unlabeled_data
   4. evaluate teacher and student on --dev_data/--test_data, print the retention table
   5. optionally (--export) SavedModel + TFLite, verified against the checkpoint
@@ -40,6 +40,16 @@ def define_flags():
     flags.DEFINE_integer("student_embedding_width", None, "Factorised embeddings: vocab x E, then E x hidden.")
     flags.DEFINE_integer("bilstm_embedding_width", 300, "BiLSTM student: word-piece embedding width.")
     flags.DEFINE_integer("bilstm_units", 600, "BiLSTM student: units per direction.")
+    flags.DEFINE_string("student_vocab", "teacher", "The student's vocabulary: teacher (the teacher's), trim:N (the "
+                        "N pieces the teacher's tokenizer produces most on the transfer and training text, plus "
+                        "every single character they need), or a WordPiece vocab.txt / SentencePiece model file. "
+                        "Its own vocabulary makes the distillation word-level.")
+    flags.DEFINE_integer("student_vocab_sample_lines", 10000, "trim:N counts pieces on the training text and the "
+                         "first this many lines of every transfer file.", lower_bound=0)
+    flags.DEFINE_enum("distill_level", "auto", ["auto", "word", "piece"], "Where the transfer-text losses compare "
+                      "teacher and student: each word's first piece (word; the two may tokenize differently) or "
+                      "every piece of a shared window (piece, Tsai et al.); auto: piece on the teacher's "
+                      "vocabulary, word otherwise.")
     flags.DEFINE_enum("svd_init", "auto", ["auto", "true", "false"],
                       "Initialise student word embeddings from the SVD-reduced teacher table (XtremeDistil; measured "
                       "better for tsai2019 too, BENCHMARKS.md §2); auto: whenever the student's embedding width "
@@ -111,7 +121,8 @@ def main(argv):
     teacher = teacher_dir(strategy)
     student = StudentSpec(FLAGS.student, FLAGS.student_layers, FLAGS.student_hidden_size, FLAGS.student_heads,
                           FLAGS.student_intermediate_size, FLAGS.student_embedding_width,
-                          FLAGS.bilstm_embedding_width, FLAGS.bilstm_units)
+                          FLAGS.bilstm_embedding_width, FLAGS.bilstm_units, vocab=FLAGS.student_vocab,
+                          vocab_sample_lines=FLAGS.student_vocab_sample_lines)
     # Every setting has the flag of its name; --svd_init is auto | true | false.
     named = {field.name: FLAGS[field.name].value for field in dataclasses.fields(DistillSettings)
              if field.name != "svd_init"}

@@ -14,10 +14,10 @@ import os
 import tensorflow as tf
 
 from tagger import metrics as metrics_lib
-from tagger.data import pipeline
+from tagger.data import pipeline, tokenizer_files
 from tagger.data.corpus import Sentence, read_corpus
 from tagger.data.wordpiece import load_vocab
-from tagger.distill import recipes, teacher_cache
+from tagger.distill import recipes, student_vocab, teacher_cache
 from tagger.supervised import evaluate_splits
 from tagger.models import encoders, students
 from tagger.models.build import build_encoder
@@ -39,6 +39,8 @@ class StudentSpec:
     embedding_width: int | None = None
     bilstm_embedding_width: int = 300
     bilstm_units: int = 600
+    vocab: str = "teacher"             # teacher | trim:N | FILE (distill/student_vocab.py)
+    vocab_sample_lines: int = 10000    # trim:N counts pieces on the training text and this many lines per transfer file
 
     def config(self, vocab_size: int) -> dict:
         if self.kind == "minibert":
@@ -51,7 +53,8 @@ class StudentSpec:
             raise UserError(f"--student={self.kind}: expected minibert, bilstm or config:FILE")
         config = encoders.config_from_bert_json(path)
         if config["vocab_size"] != vocab_size:
-            raise UserError(f"{path}: vocab_size {config['vocab_size']} differs from the teacher's {vocab_size}")
+            raise UserError(f"{path}: vocab_size {config['vocab_size']} differs from the student vocabulary's "
+                             f"{vocab_size}")
         return config
 
 
@@ -64,6 +67,7 @@ class DistillSettings:
     values (Tsai et al.: T=3, lr 1e-4, batch 256, embeddings trained) are in flags/mbert_*.flags.
     """
     recipe: str = "tsai2019"
+    distill_level: str = "auto"           # word | piece | auto: piece on the teacher's vocab, else word
     temperature: float = 1.0
     distill_steps: int = 1000
     finetune_steps: int = 500
@@ -88,6 +92,8 @@ class DistillSettings:
     def __post_init__(self):
         if self.recipe not in recipes.RECIPES:
             raise UserError(f"unknown recipe {self.recipe!r}; expected one of {', '.join(recipes.RECIPES)}")
+        if self.distill_level not in ("auto", "word", "piece"):
+            raise UserError(f"--distill_level={self.distill_level}: expected auto, word or piece")
         if self.teacher_cache_topk > 0 and self.recipe != "tsai2019":
             raise UserError(f"--teacher_cache_topk works with tsai2019's soft loss; {self.recipe} needs the "
                              "teacher's full outputs")
@@ -102,6 +108,17 @@ def svd_choice(requested: bool | None, student: Tagger, teacher: Tagger, log) ->
     log("[distill] student word embeddings: " + (f"SVD-reduced teacher table ({teacher_width} -> {width})"
         if width <= teacher_width else f"random (width {width} exceeds the teacher's {teacher_width}, no SVD)"))
     return width <= teacher_width
+
+
+def level_choice(requested: str, own_vocab: bool, log) -> str:
+    """Where the unlabeled losses compare the models: each word's first piece, or every piece."""
+    if requested == "piece" and own_vocab:
+        raise UserError("--distill_level=piece compares the models piece by piece, so it needs the teacher's "
+                        "vocabulary; a student with its own (--student_vocab) distils at word level")
+    level = requested if requested != "auto" else ("word" if own_vocab else "piece")
+    log(f"[distill] {level}-level losses on transfer text" + (" (auto: the student has its own vocabulary)"
+        if requested == "auto" and own_vocab else " (auto: shared vocabulary)" if requested == "auto" else ""))
+    return level
 
 
 def evenly_spaced(items: list, count: int) -> list:
@@ -155,42 +172,57 @@ def distill(model_dir: str, teacher_dir: str, train_data: str, *, strategy: tf.d
     label_lists = teacher_config["tasks"]
     train: list[Sentence] = read_corpus(train_data, data_format)
     dev = read_corpus(dev_data, data_format) if dev_data else None
+    train_text = pipeline.sentences_as_text(train)
 
-    config = student.config(teacher_config["encoder"]["vocab_size"])
+    teacher_file = tokenizer_files.path_in(teacher_dir, teacher_config["tokenizer"])
+    trim_text = train_text + student_vocab.transfer_sample(unlabeled_data, student.vocab_sample_lines,
+                                                           unlabeled_data_dir) \
+        if student.vocab.startswith("trim:") else []
+    student_tokenizer, student_file = student_vocab.build(student.vocab, teacher_file, tokenizer, model_dir,
+                                                          trim_text, log=log)
+    own_vocab = student_tokenizer is not tokenizer
+    level = level_choice(settings.distill_level, own_vocab, log)
+    config = student.config(student_tokenizer.vocab_size if own_vocab else teacher_config["encoder"]["vocab_size"])
     with strategy.scope():
         model = Tagger(build_encoder(config), label_lists).build_variables()
     svd = svd_choice(settings.svd_init, model, teacher, log)
-    vocab_path = os.path.join(teacher_dir, teacher_config["tokenizer"].get("vocab_file", "vocab.txt"))
-    prepare_model_dir(model_dir, make_config(config, label_lists, tokenizer, f"distill:{settings.recipe}",
+    prepare_model_dir(model_dir, make_config(config, label_lists, student_tokenizer, f"distill:{settings.recipe}",
                                              teacher_dir=os.path.abspath(teacher_dir), svd_init=svd,
-                                             dev_data=dev_data, test_data=test_data), tokenizer, vocab_path)
+                                             student_vocab=student.vocab, distill_level=level,
+                                             dev_data=dev_data, test_data=test_data), student_tokenizer, student_file)
     if svd:
+        rows = student_vocab.student_table(
+            teacher.encoder.get_embedding_table().numpy(),
+            student_vocab.teacher_rows(student_file, student_tokenizer, teacher_file, tokenizer)) if own_vocab else None
         with strategy.scope():
-            students.init_from_teacher_embeddings(model.encoder, teacher.encoder)
+            students.init_from_teacher_embeddings(model.encoder, teacher.encoder, rows)
 
     reference = teacher_metrics(model_dir, teacher_dir, teacher, tokenizer, label_lists, test_data, data_format)
-    train_encoded = pipeline.encode_labeled(tokenizer, train, label_lists)
-    dev_encoded = pipeline.encode_labeled(tokenizer, evenly_spaced(dev, settings.dev_loss_sentences),
-                                          label_lists) if dev else None
+    train_encoded = pipeline.encode_labeled(student_tokenizer, train, label_lists)
+    dev_sample = evenly_spaced(dev, settings.dev_loss_sentences) if dev else None
+    dev_encoded = pipeline.encode_labeled(student_tokenizer, dev_sample, label_lists) if dev else None
     replacement_words = None
     if settings.word_replacement_pool == "vocab":
         if tokenizer.kind != "wordpiece":
             raise UserError(f"--word_replacement_pool=vocab draws whole words from a WordPiece vocab.txt; the "
                             f"teacher in {teacher_dir} uses {tokenizer.kind}: use --word_replacement_pool=batch")
-        replacement_words = pipeline.vocab_words(load_vocab(vocab_path))
-    lines = transfer_lines(pipeline.sentences_as_text(train), unlabeled_data, unlabeled_data_dir,
-                           settings.train_text_fraction, settings.seed)
-    data = recipes.make_data(tokenizer, train_encoded, dev_encoded, lines, settings.seed,
-                             word_replacement=settings.word_replacement, replacement_words=replacement_words)
+        replacement_words = pipeline.vocab_words(load_vocab(teacher_file))
+    lines = transfer_lines(train_text, unlabeled_data, unlabeled_data_dir, settings.train_text_fraction, settings.seed)
+    data = recipes.make_data(student_tokenizer, train_encoded, dev_encoded, lines, settings.seed,
+                             word_replacement=settings.word_replacement, replacement_words=replacement_words,
+                             teacher_tokenizer=tokenizer if level == "word" else None,
+                             dev_words=[s.words for s in dev_sample] if dev and level == "word" else None)
     if settings.teacher_cache_topk > 0:
         source = json.dumps({"teacher": os.path.abspath(teacher_dir), "unlabeled_data": unlabeled_data,
                              "train_data": train_data, "seed": settings.seed,
                              "max_seq_length": tokenizer.max_seq_length, **{name: getattr(settings, name) for name in (
                                  "train_text_fraction", "word_replacement", "word_replacement_pool",
                                  "distill_batch_size")}}, sort_keys=True)
-        data.soft_fn = teacher_cache.prepare(teacher, data.unlabeled_fn, os.path.join(model_dir, "teacher_cache"),
+        data.soft_fn = teacher_cache.prepare(teacher, data.cache_source_fn, os.path.join(model_dir, "teacher_cache"),
                                              settings.teacher_cache_topk, settings.teacher_cache_windows,
-                                             settings.distill_batch_size, source, settings.seed, tokenizer.pad_id)
+                                             settings.distill_batch_size, source, settings.seed,
+                                             student_tokenizer.pad_id,
+                                             student_tokenizer=student_tokenizer if level == "word" else None)
     distiller = recipes.Distiller(teacher, model, strategy, os.path.join(model_dir, "stages"),
                                   temperature=settings.temperature, teacher_layer=settings.teacher_layer,
                                   representation_kind=settings.representation_loss, seed=settings.seed,
@@ -205,7 +237,7 @@ def distill(model_dir: str, teacher_dir: str, train_data: str, *, strategy: tf.d
     tf.train.CheckpointManager(tf.train.Checkpoint(model=model), checkpoint_dir(model_dir),
                                max_to_keep=1).save(checkpoint_number=sum(s.steps for s in stages))
 
-    results = evaluate_splits(model_dir, model, tokenizer, label_lists, {"dev": dev_data, "test": test_data},
+    results = evaluate_splits(model_dir, model, student_tokenizer, label_lists, {"dev": dev_data, "test": test_data},
                               data_format, verbose=False)
     if "test" in results:
         log("\n== student vs teacher (test)\n"

@@ -167,3 +167,24 @@ def transfer_sample(patterns: str | None, lines_per_file: int, data_dir: str | N
     sources = [patterns] if patterns.startswith("tfds:") else corpus.expand_globs(patterns)
     return [line.decode("utf-8", "replace") for source in sources
             for line in pipeline.text_lines(source, data_dir=data_dir).take(lines_per_file).as_numpy_iterator()]
+
+
+def build(value: str, teacher_file: str, teacher: PieceTokenizer, model_dir: str, text: list[str],
+          log=print) -> tuple[PieceTokenizer, str]:
+    """The student's tokenizer and its file for `--student_vocab=value`; `text` feeds `trim:N`.
+
+    Windows (`max_seq_length`, context) and, for WordPiece, casing follow the teacher's tokenizer.
+    """
+    kind, argument = parse(value)
+    if kind == "teacher":
+        return teacher, teacher_file
+    if kind == "trim":
+        os.makedirs(model_dir, exist_ok=True)
+        path = trim(teacher_file, teacher, text, argument, model_dir, log=log)
+        same_family = tokenizer_files.kind_of(path) == teacher.kind
+    else:
+        path, same_family = argument, tokenizer_files.kind_of(argument) == teacher.kind
+    casing = {"lower_case": teacher.lower_case, "casing_feature": teacher.casing_feature} \
+        if same_family and teacher.kind == "wordpiece" else {}
+    return tokenizer_files.build_tokenizer(path, max_seq_length=teacher.max_seq_length, context=teacher.context,
+                                           **casing), path

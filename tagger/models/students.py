@@ -1,6 +1,6 @@
 """Student encoders: MiniBERT (Tsai et al. 2019) and a BiLSTM (XtremeDistil), plus SVD embeddings.
 
-Both students use the teacher's WordPiece vocabulary and return the same
+Both students use the teacher's vocabulary or their own (`--student_vocab`) and return the same
 outputs as `BertEncoderV2` (`sequence_output`, `encoder_outputs`), so the
 same task heads, losses and exporters serve either.
 """
@@ -79,16 +79,23 @@ def svd_embeddings(teacher_table: np.ndarray, width: int) -> tuple[np.ndarray, n
     return (table @ basis.T).astype(np.float32), basis.astype(np.float32)
 
 
-def init_from_teacher_embeddings(student_encoder, teacher_encoder) -> None:
+def init_from_teacher_embeddings(student_encoder, teacher_encoder, rows: np.ndarray | None = None) -> None:
     """Sets the student's word embeddings to the SVD-reduced teacher table.
 
-    The student's embedding width (its hidden size, or `embedding_width` for a
-    factorised table) picks the number of singular directions kept.
+    The student's embedding width (its hidden size, or `embedding_width` for a factorised table)
+    picks the number of singular directions kept. A student with its own vocabulary passes `rows`
+    `[student vocab, teacher width]` (teacher rows per student piece, distill/student_vocab.py):
+    they are projected on the same directions of the whole teacher table.
     """
     student_table = student_encoder.get_embedding_table()
     teacher_table = teacher_encoder.get_embedding_table().numpy()
-    if student_table.shape[0] != teacher_table.shape[0]:
-        raise UserError(f"student vocabulary ({student_table.shape[0]}) differs from the teacher's "
-                         f"({teacher_table.shape[0]}); students must share the teacher's vocab")
-    reduced, _ = svd_embeddings(teacher_table, int(student_table.shape[1]))
+    width = int(student_table.shape[1])
+    if rows is None:
+        if student_table.shape[0] != teacher_table.shape[0]:
+            raise UserError(f"student vocabulary ({student_table.shape[0]}) differs from the teacher's "
+                             f"({teacher_table.shape[0]}) and no mapping of its rows was given")
+        reduced, _ = svd_embeddings(teacher_table, width)
+    else:
+        _, basis = svd_embeddings(teacher_table, width)
+        reduced = (np.asarray(rows, np.float32) @ basis.T).astype(np.float32)
     student_table.assign(reduced)
