@@ -95,6 +95,7 @@ def test_multilingual_mbert_vocab_run(tmp_path):
 def test_default_learning_rate_follows_the_encoder_size():
     from tagger.supervised import default_learning_rate
     assert default_learning_rate({"type": "bert", "hidden_size": 384}) == 1.5e-4  # MiniLM, e5-small
+    assert default_learning_rate({"type": "bert", "hidden_size": 384}, num_tasks=2) == 3e-4  # UPOS + UFeats
     assert default_learning_rate({"type": "bert", "hidden_size": 768}) == 5e-5  # BERT-base, mBERT
     assert default_learning_rate({"type": "bilstm", "embedding_width": 300}) == 5e-5
 

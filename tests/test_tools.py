@@ -236,3 +236,23 @@ def test_peer_compare_counts_wins_over_the_better_peer_and_shared_macros():
     assert result["macro_shared"]["random"] == pytest.approx(0.5)  # over the shared treebanks it has
     assert result["macro_all"]["e5"] == pytest.approx((0.95 + 0.80 + 0.99 + 0.5) / 4)
     assert result["rows"][1][-1] == pytest.approx(0.80 - 0.85)
+
+
+# -- profile_tflite ------------------------------------------------------------------
+
+def test_profile_tflite_stages(tmp_path):
+    """Three stages converted and timed, each with its op inventory; the split is consistent."""
+    output = tmp_path / "profile.json"
+    result = run_tool("tools.profile_tflite", "--quick", "--student_layers=1", "--student_hidden_size=16",
+                      "--student_heads=2", "--student_intermediate_size=32", f"--text={SAMPLE_TEXT}",
+                      f"--output_json={output}")
+    profile = json.loads(output.read_text(encoding="utf-8"))
+    stages = profile["stages"]
+    for stage in ("tokenize", "encoder", "end_to_end"):
+        assert is_number(stages[stage]["median_ms"]) and stages[stage]["bytes"] > 0
+    assert "FastWordpieceTokenizeWithOffsets" in stages["tokenize"]["ops"]
+    assert "FULLY_CONNECTED" in stages["encoder"]["ops"] and "FULLY_CONNECTED" not in stages["tokenize"]["ops"]
+    assert set(stages["tokenize"]["ops"]) | set(stages["encoder"]["ops"]) <= set(stages["end_to_end"]["ops"])
+    assert stages["rest_ms"] == pytest.approx(stages["end_to_end"]["median_ms"] - stages["tokenize"]["median_ms"]
+                                              - stages["encoder"]["median_ms"])
+    assert "| rest (end_to_end - tokenize - encoder) |" in result.stdout

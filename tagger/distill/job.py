@@ -1,7 +1,8 @@
 """The whole `tagger.distill` job as a library function: the binary only turns flags into these arguments.
 
-  teacher (a fine-tuned model dir) -> student config and model dir -> transfer text and labelled
-  pipelines -> (optional) teacher cache -> recipe stages -> student checkpoint -> metrics
+  teacher (a fine-tuned model dir) -> student vocabulary, config and model dir -> transfer text
+  (per piece, or per word when the student has its own vocabulary) and labelled pipelines ->
+  (optional) teacher cache -> recipe stages -> student checkpoint -> metrics
 
 Rerunning the same call resumes wherever it was killed (every stage and the cache are resumable).
 """

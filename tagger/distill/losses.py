@@ -31,7 +31,9 @@ def top_k_soft_cross_entropy(top_values: tf.Tensor, top_ids: tf.Tensor, student_
     """
     teacher = tf.nn.softmax(tf.cast(top_values, tf.float32) / temperature, axis=-1)
     student_log = tf.nn.log_softmax(tf.cast(student_logits, tf.float32) / temperature, axis=-1)
-    picked = tf.gather(student_log, tf.cast(top_ids, tf.int32), batch_dims=2)
+    # [windows, length, k] per piece, or [words, k] per word: gather along every leading axis
+    top_ids = tf.cast(top_ids, tf.int32)
+    picked = tf.gather(student_log, top_ids, batch_dims=top_ids.shape.rank - 1)
     return masked_mean(-tf.reduce_sum(teacher * picked, axis=-1), mask)
 
 

@@ -1,6 +1,7 @@
 """Distillation recipes as a list of stages run by one resumable driver.
 
-  tsai2019      soft cross-entropy at T on unlabeled text (all wordpieces), then labels
+  tsai2019      soft cross-entropy at T on unlabeled text (all wordpieces, or each word's first
+                piece at word level), then labels
   xtremedistil  (1) representation loss to teacher layer l through a GELU projection,
                 (2) logit MSE on unlabeled text, (3) cross-entropy on labels; each stage
                 unfreezes one layer group at a time from the top down and keeps the
@@ -22,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from tagger.data import pipeline
+from tagger.data import pipeline, word_transfer
 from tagger.distill import losses, teacher_cache
 from tagger.models.tagger import Tagger, write_json_atomic
 from tagger.training import TrainState, chief_directory, create_optimizer, dropout_generators, tagging_loss, train
@@ -91,11 +92,21 @@ def layer_groups(student: Tagger, projection: Projection | None, stage_loss: str
 
 @dataclasses.dataclass
 class DistillData:
-    """Batches for each loss, as functions of the tf.distribute input context."""
+    """Batches for each loss, as functions of the tf.distribute input context.
+
+    Transfer batches are per-piece windows of the shared tokenizer, or at word level
+    `word_transfer.encode_pair` batches (both models' windows of the same words).
+    """
     unlabeled_fn: Callable[[int, tf.distribute.InputContext], tf.data.Dataset]    # (batch, ctx) -> dataset
     labeled_fn: Callable[[int, tf.distribute.InputContext], tf.data.Dataset]
     dev_batches: tf.data.Dataset | None                                          # labelled dev windows
     soft_fn: Callable[[int, tf.distribute.InputContext], tf.data.Dataset] | None = None  # cached teacher top-k
+    cache_source_fn: Callable[[int, tf.distribute.InputContext], tf.data.Dataset] | None = None  # what the cache runs
+    dev_words: tf.data.Dataset | None = None                                     # word level: dev words, both models
+
+    def dev_for(self, kind: str) -> tf.data.Dataset | None:
+        """The dev batches of a stage's loss: transfer-style batches for the unlabeled losses at word level."""
+        return self.dev_words if kind != "labels" and self.dev_words is not None else self.dev_batches
 
 
 class Distiller:
@@ -132,20 +143,27 @@ class Distiller:
     def stage_loss(self, kind: str, batch: dict, training: bool = True) -> dict[str, tf.Tensor]:
         if kind == "labels":
             return tagging_loss(batch, self.student(batch, training=training))
-        mask = batch["piece_mask"]
+        word_level = "word_mask" in batch  # word_transfer batches: both models at each word's first piece
+        student_rows = (lambda v: word_transfer.per_word(v, batch)) if word_level else (lambda v: v)
+        teacher_rows = (lambda v: word_transfer.per_word(v, batch, teacher=True)) if word_level else (lambda v: v)
+        if word_level:
+            mask = tf.ones(tf.reduce_sum(batch["word_mask"])[tf.newaxis], tf.float32)
+        else:
+            mask = batch["piece_mask"]
         if kind == "soft_cached":  # the batch carries the teacher's top-k logits (teacher_cache)
             student_logits = self.student(batch, training=training)
             return {f"soft_{task}": losses.top_k_soft_cross_entropy(
-                batch[teacher_cache.values_key(task)], batch[teacher_cache.ids_key(task)], student_logits[task],
-                self.temperature, mask) for task in student_logits}
-        teacher_logits, teacher_hidden = self.teacher(batch, training=False, return_hidden=True)
-        teacher_logits = {task: tf.stop_gradient(v) for task, v in teacher_logits.items()}
+                batch[teacher_cache.values_key(task)], batch[teacher_cache.ids_key(task)],
+                student_rows(student_logits[task]), self.temperature, mask) for task in student_logits}
+        teacher_logits, teacher_hidden = self.teacher(word_transfer.teacher_inputs(batch) if word_level else batch,
+                                                      training=False, return_hidden=True)
+        teacher_logits = {task: tf.stop_gradient(teacher_rows(v)) for task, v in teacher_logits.items()}
         if kind == "representation":
             _, student_hidden = self.student(batch, training=training, return_hidden=True)
-            projected = self.projection(student_hidden[-1])
-            target = tf.stop_gradient(teacher_hidden[self.teacher_layer - 1])
+            projected = self.projection(student_rows(student_hidden[-1]))
+            target = tf.stop_gradient(teacher_rows(teacher_hidden[self.teacher_layer - 1]))
             return {"representation": losses.representation_loss(projected, target, mask, self.representation_kind)}
-        student_logits = self.student(batch, training=training)
+        student_logits = {task: student_rows(v) for task, v in self.student(batch, training=training).items()}
         if kind == "soft":
             return {f"soft_{task}": losses.soft_cross_entropy(teacher_logits[task], student_logits[task],
                                                               self.temperature, mask)
@@ -156,7 +174,7 @@ class Distiller:
         raise ValueError(f"unknown loss {kind!r}")
 
     def dev_loss(self, kind: str, dev_batches: tf.data.Dataset) -> float:
-        """Mean stage loss over the labelled dev windows (teacher targets for unlabeled losses)."""
+        """Mean stage loss over the dev batches (teacher targets for unlabeled losses)."""
         if kind not in self._dev_steps:  # one trace per loss kind; batch shapes vary
             self._dev_steps[kind] = tf.function(
                 lambda batch: tf.add_n(list(self.stage_loss(kind, batch, training=False).values())),
@@ -204,7 +222,8 @@ class Distiller:
                     continue
                 variables = [v for _, group in unfrozen for v in group if v.ref() not in self.frozen]
                 self._train(stage, directory, variables, data, steps_each, description=f"{stage.name}/{name}")
-                dev = self.dev_loss(stage.loss, data.dev_batches) if data.dev_batches is not None else None
+                dev_batches = data.dev_for(stage.loss)
+                dev = self.dev_loss(stage.loss, dev_batches) if dev_batches is not None else None
                 weights_after = self.save_weights(os.path.join(directory, "weights"))
                 if stage.keep_best and dev is not None:
                     if best is None or dev <= best["dev_loss"]:
@@ -238,13 +257,23 @@ class Distiller:
 
 def make_data(tokenizer, train_encoded: dict, dev_encoded: dict | None, unlabeled: Callable, seed: int,
               eval_batch_size: int = 64, word_replacement: float = 0.0,
-              replacement_words: list[str] | None = None) -> DistillData:
-    """Wires pipelines: `unlabeled(context) -> tf.data lines` is sharded per input pipeline."""
+              replacement_words: list[str] | None = None, teacher_tokenizer=None,
+              dev_words: list[list[str]] | None = None) -> DistillData:
+    """Wires pipelines: `unlabeled(context) -> tf.data lines` is sharded per input pipeline.
 
-    def unlabeled_fn(batch_size, context):
+    `tokenizer` is the student's. With `teacher_tokenizer` the transfer batches are word-level
+    (`word_transfer`), and `dev_words` (the dev sentences' words) give the unlabeled losses' dev batches.
+    """
+    def piece_batches(batch_size, context):
         per_replica = context.get_per_replica_batch_size(batch_size) if context else batch_size
         return pipeline.unlabeled_dataset(tokenizer, unlabeled(context), per_replica, seed=seed,
                                           word_replacement=word_replacement, replacement_words=replacement_words)
+
+    def word_batches(batch_size, context, keep_words=False):
+        per_replica = context.get_per_replica_batch_size(batch_size) if context else batch_size
+        return word_transfer.transfer_batches(tokenizer, teacher_tokenizer, unlabeled(context), per_replica,
+                                              seed=seed, word_replacement=word_replacement,
+                                              replacement_words=replacement_words, keep_words=keep_words)
 
     def labeled_fn(batch_size, context):
         return pipeline.labeled_dataset(train_encoded, batch_size, training=True, seed=seed,
@@ -252,4 +281,14 @@ def make_data(tokenizer, train_encoded: dict, dev_encoded: dict | None, unlabele
 
     dev = pipeline.labeled_dataset(dev_encoded, eval_batch_size, training=False, pad_id=tokenizer.pad_id) \
         if dev_encoded is not None else None
-    return DistillData(unlabeled_fn, labeled_fn, dev)
+    if teacher_tokenizer is None:
+        return DistillData(piece_batches, labeled_fn, dev, cache_source_fn=piece_batches)
+    words = None
+    if dev_words:
+        flat = tf.constant([word for sentence in dev_words for word in sentence], tf.string)
+        lengths = tf.constant([len(sentence) for sentence in dev_words], tf.int64)
+        rows = tf.data.Dataset.from_tensor_slices(tf.RaggedTensor.from_row_lengths(flat, lengths))
+        words = word_transfer.sentence_batches(rows, eval_batch_size, drop_remainder=False).map(
+            word_transfer.encode_pair(tokenizer, teacher_tokenizer))
+    return DistillData(word_batches, labeled_fn, dev, dev_words=words,
+                       cache_source_fn=lambda batch_size, context: word_batches(batch_size, context, keep_words=True))
