@@ -231,7 +231,11 @@ def time_tf(run: Run, role: str, model, tokenizer, config, threads: int, inputs:
     import tensorflow as tf
     from tagger.serving import TaggerModule
     module = TaggerModule(model, tokenizer, config["tasks"])
+    positions = config["encoder"].get("max_position_embeddings")
     for name, features in ids_inputs(tokenizer, inputs["sentences"]).items():
+        if positions and int(features["input_word_ids"].shape[1]) > positions:
+            run.skip(f"{role} tf {name}", f"longer than the model's {positions} positions")
+            continue
         run.record(role, "tf", threads, name, 1, lambda: module.tag_ids(**features))
     time_text_and_batch(run, role, "tf", threads, lambda s: module.serving_default(tf.constant(s)), inputs)
 

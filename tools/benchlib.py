@@ -296,10 +296,12 @@ def path_size(path: str) -> int:
 def shadow_model_dir(model_dir: str, directory: str) -> str:
     """A model directory under `directory` linking to `model_dir`'s config, vocab and checkpoints, so
     exports of a real model land in the benchmark's work dir, not in the model's own export/."""
+    from tagger.data.tokenizer_files import path_in
     from tagger.models.tagger import CONFIG_FILE, read_config
     config = read_config(model_dir)
     os.makedirs(directory, exist_ok=True)
-    for name in (CONFIG_FILE, config["tokenizer"]["vocab_file"], "checkpoints"):
+    tokenizer_file = os.path.basename(path_in(model_dir, config["tokenizer"]))  # vocab.txt or a SentencePiece model
+    for name in (CONFIG_FILE, tokenizer_file, "checkpoints"):
         os.symlink(os.path.abspath(os.path.join(model_dir, name)), os.path.join(directory, name))
     return directory
 
