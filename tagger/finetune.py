@@ -18,6 +18,10 @@ def define_flags():
     flags.DEFINE_string("init", None, "hub:HANDLE_OR_PATH | tf1:DIR | hf:DIR | config:FILE | model_dir:DIR")
     flags.DEFINE_bool("freeze_word_embeddings", False, "Leave the encoder's word-embedding table out of training "
                       "(much faster on CPU for large multilingual vocabularies).")
+    flags.DEFINE_float("treebank_sampling", 1.0, "Draw each treebank (each language, for NER) of the training "
+                       "data with probability proportional to its size to this power: 1 as the data comes, "
+                       "0 every treebank equally; between, small treebanks are seen more often.",
+                       lower_bound=0.0, upper_bound=1.0)
     flags_common.define_run_flags()
     flags_common.define_data_flags()
     flags_common.define_tokenizer_flags()
@@ -34,7 +38,8 @@ def main(argv):
              dev_data=FLAGS.dev_data, test_data=FLAGS.test_data, tasks=FLAGS.tasks, data_format=FLAGS.data_format,
              vocab_file=FLAGS.vocab_file, lower_case=flags_common.lower_case(), max_seq_length=FLAGS.max_seq_length,
              seed=FLAGS.seed, checkpoint_every=FLAGS.checkpoint_every,
-             freeze_word_embeddings=FLAGS.freeze_word_embeddings, **flags_common.finetune_arguments())
+             freeze_word_embeddings=FLAGS.freeze_word_embeddings, treebank_sampling=FLAGS.treebank_sampling,
+             **flags_common.finetune_arguments())
 
 
 if __name__ == "__main__":

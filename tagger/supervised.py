@@ -61,14 +61,22 @@ def train_on_labels(model: Tagger, tokenizer: PieceTokenizer, sentences: list[Se
                     label_lists: dict[str, list[str]], directory: str, strategy: tf.distribute.Strategy, *,
                     batch_size: int, learning_rate: float, epochs: float = 1.0, train_steps: int = 0,
                     seed: int = 0, checkpoint_every: int = 200, summary_dir: str | None = None,
-                    description: str = "finetune", variables=None, optimizer=None, step=None) -> int:
-    """Cross-entropy training on labelled windows; returns the number of steps."""
+                    description: str = "finetune", variables=None, optimizer=None, step=None,
+                    treebank_alpha: float = 1.0) -> int:
+    """Cross-entropy training on labelled windows; returns the number of steps.
+
+    `treebank_alpha` < 1 draws small treebanks more often than their size (`pipeline.treebank_probabilities`).
+    """
     encoded = pipeline.encode_labeled(tokenizer, sentences, label_lists)
     total = steps_for(int(encoded["input_word_ids"].nrows()), batch_size, epochs, train_steps)
+    treebanks = pipeline.window_treebanks(encoded, sentences)
+    if treebank_alpha != 1.0:
+        describe_treebank_sampling(sentences, treebanks, treebank_alpha)
 
     def dataset_fn(input_context):
         return pipeline.labeled_dataset(encoded, batch_size, training=True, seed=seed, pad_id=tokenizer.pad_id,
-                                        input_context=input_context)
+                                        input_context=input_context, treebanks=treebanks,
+                                        treebank_alpha=treebank_alpha)
 
     def loss_fn(batch):
         return tagging_loss(batch, model(batch, training=True))
@@ -79,6 +87,16 @@ def train_on_labels(model: Tagger, tokenizer: PieceTokenizer, sentences: list[Se
     train(TrainState(directory, model, optimizer, step), strategy, dataset_fn, loss_fn, total,
           variables=variables, checkpoint_every=checkpoint_every, summary_dir=summary_dir, description=description)
     return total
+
+
+def describe_treebank_sampling(sentences: list[Sentence], treebanks, alpha: float) -> None:
+    """Logs how treebank sampling changes the smallest and the largest treebank's share of the batches."""
+    names = sorted({s.treebank for s in sentences})
+    counts = [int((treebanks == i).sum()) for i in range(len(names))]
+    shares = pipeline.treebank_probabilities(counts, alpha)
+    for label, i in (("smallest", counts.index(min(counts))), ("largest", counts.index(max(counts)))):
+        print(f"[finetune] treebank sampling alpha={alpha:g} over {len(names)} treebanks: {label}, {names[i]}, "
+              f"{100 * shares[i]:.2f}% of the windows drawn ({100 * counts[i] / sum(counts):.2f}% of the data)")
 
 
 def evaluate(model: Tagger, tokenizer: PieceTokenizer, label_lists: dict[str, list[str]],
@@ -109,12 +127,12 @@ def finetune(model_dir: str, init: str, train_data: str, *, strategy: tf.distrib
              data_format: str = "auto", vocab_file: str | None = None, lower_case: bool | None = None,
              max_seq_length: int = 128, batch_size: int = 16, learning_rate: float | None = None, epochs: float = 1.0,
              train_steps: int = 0, seed: int = 0, checkpoint_every: int = 200,
-             freeze_word_embeddings: bool = False) -> dict[str, dict]:
+             freeze_word_embeddings: bool = False, treebank_sampling: float = 1.0) -> dict[str, dict]:
     """The whole `tagger.finetune` job: init, train (resumable), evaluate, write metrics.
 
     `freeze_word_embeddings` leaves the encoder's word-embedding table out of training: on CPU the
     dense Adam update of a large multilingual table (96M entries for multilingual-e5) costs more
-    than the rest of the step.
+    than the rest of the step. `treebank_sampling` is `train_on_labels`' `treebank_alpha`.
     """
     sentences, label_lists = read_labeled(train_data, tasks, data_format)
     for data in (dev_data, test_data):  # a bad --dev_data/--test_data fails now, not after the training
@@ -136,6 +154,6 @@ def finetune(model_dir: str, init: str, train_data: str, *, strategy: tf.distrib
     train_on_labels(model, tokenizer, sentences, label_lists, checkpoint_dir(model_dir), strategy,
                     batch_size=batch_size, learning_rate=learning_rate, epochs=epochs, train_steps=train_steps,
                     seed=seed, checkpoint_every=checkpoint_every, summary_dir=os.path.join(model_dir, "logs"),
-                    variables=variables)
+                    variables=variables, treebank_alpha=treebank_sampling)
     return evaluate_splits(model_dir, model, tokenizer, label_lists,
                            {"dev": dev_data, "test": test_data}, data_format)

@@ -85,21 +85,59 @@ def bucket_batches(dataset: tf.data.Dataset, batch_size: int, pad_id: int, drop_
         drop_remainder=drop_remainder)
 
 
+def window_treebanks(encoded: dict[str, tf.RaggedTensor], sentences: list[Sentence]) -> np.ndarray:
+    """`int [windows]`: the index (in sorted name order) of each window's treebank."""
+    names = sorted({s.treebank for s in sentences})
+    of_sentence = np.array([names.index(s.treebank) for s in sentences], dtype=np.int64)
+    return of_sentence[encoded["window_sentence"].numpy()] if of_sentence.size else of_sentence
+
+
+def treebank_probabilities(window_counts: np.ndarray, alpha: float) -> np.ndarray:
+    """Each treebank drawn with probability ∝ its windows ** alpha.
+
+    1 keeps the data's own mix; 0 draws every treebank equally; between, small treebanks are
+    drawn more often than their size alone would (the exponent smoothing of multilingual
+    BERT's and XLM's pretraining), so a step budget reaches their rare labels sooner.
+    """
+    weights = np.asarray(window_counts, dtype=np.float64) ** alpha
+    return weights / weights.sum()
+
+
+def _treebank_sampled_indices(indices: np.ndarray, treebanks: np.ndarray, alpha: float, seed: int,
+                              shuffle_buffer: int) -> tf.data.Dataset:
+    """Endless window indices: a treebank by `treebank_probabilities`, then its next shuffled window."""
+    present = np.unique(treebanks)
+    counts = np.array([np.sum(treebanks == t) for t in present])
+    streams = [tf.data.Dataset.from_tensor_slices(indices[treebanks == t]).shuffle(
+        min(int(n), shuffle_buffer), seed=seed + 1 + int(t), reshuffle_each_iteration=True).repeat()
+        for t, n in zip(present, counts)]
+    return tf.data.Dataset.sample_from_datasets(
+        streams, weights=treebank_probabilities(counts, alpha).tolist(), seed=seed)
+
+
 def labeled_dataset(encoded: dict[str, tf.RaggedTensor], batch_size: int, *, training: bool,
                     seed: int = 0, pad_id: int = 0, shuffle_buffer: int = 100000,
-                    input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+                    input_context: tf.distribute.InputContext | None = None,
+                    treebanks: np.ndarray | None = None, treebank_alpha: float = 1.0) -> tf.data.Dataset:
     """Training: shuffled (all treebanks mixed), repeated, bucketed. Eval: one ordered pass.
 
     Window indices are shuffled, not windows, so the iterator checkpoint holds ints, not data.
+    With `treebanks` (`window_treebanks`) and `treebank_alpha` < 1, training draws treebanks
+    by `treebank_probabilities` instead of in proportion to their size.
     """
     tensors = {name: value for name, value in encoded.items() if name != "window_sentence"}
     num_windows = int(encoded["input_word_ids"].nrows())
     indices = tf.data.Dataset.range(num_windows)
+    shard = (0, 1)
     if input_context is not None and input_context.num_input_pipelines > 1:
-        indices = indices.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+        shard = (input_context.input_pipeline_id, input_context.num_input_pipelines)
+        indices = indices.shard(shard[1], shard[0])
     if input_context is not None:
         batch_size = input_context.get_per_replica_batch_size(batch_size)
-    if training:
+    if training and treebanks is not None and treebank_alpha != 1.0:
+        mine = np.arange(num_windows, dtype=np.int64)[shard[0]::shard[1]]
+        indices = _treebank_sampled_indices(mine, treebanks[mine], treebank_alpha, seed, shuffle_buffer)
+    elif training:
         indices = indices.shuffle(min(num_windows, shuffle_buffer), seed=seed, reshuffle_each_iteration=True).repeat()
     dataset = indices.map(lambda index: {name: value[index] for name, value in tensors.items()})
     if not training:
