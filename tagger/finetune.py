@@ -18,9 +18,10 @@ def define_flags():
     flags.DEFINE_string("init", None, "hub:HANDLE_OR_PATH | tf1:DIR | hf:DIR | config:FILE | model_dir:DIR")
     flags.DEFINE_bool("freeze_word_embeddings", False, "Leave the encoder's word-embedding table out of training "
                       "(much faster on CPU for large multilingual vocabularies).")
-    flags.DEFINE_float("treebank_sampling", 1.0, "Draw each treebank (each language, for NER) of the training "
+    flags.DEFINE_float("treebank_sampling", 0.5, "Draw each treebank (each language, for NER) of the training "
                        "data with probability proportional to its size to this power: 1 as the data comes, "
-                       "0 every treebank equally; between, small treebanks are seen more often.",
+                       "0 every treebank equally; between, small treebanks are seen more often. No effect "
+                       "with one treebank.",
                        lower_bound=0.0, upper_bound=1.0)
     flags_common.define_run_flags()
     flags_common.define_data_flags()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 
+import numpy as np
 import tensorflow as tf
 
 from tagger import metrics as metrics_lib
@@ -70,7 +71,7 @@ def train_on_labels(model: Tagger, tokenizer: PieceTokenizer, sentences: list[Se
     encoded = pipeline.encode_labeled(tokenizer, sentences, label_lists)
     total = steps_for(int(encoded["input_word_ids"].nrows()), batch_size, epochs, train_steps)
     treebanks = pipeline.window_treebanks(encoded, sentences)
-    if treebank_alpha != 1.0:
+    if treebank_alpha != 1.0 and len(np.unique(treebanks)) > 1:
         describe_treebank_sampling(sentences, treebanks, treebank_alpha)
 
     def dataset_fn(input_context):
@@ -132,7 +133,8 @@ def finetune(model_dir: str, init: str, train_data: str, *, strategy: tf.distrib
 
     `freeze_word_embeddings` leaves the encoder's word-embedding table out of training: on CPU the
     dense Adam update of a large multilingual table (96M entries for multilingual-e5) costs more
-    than the rest of the step. `treebank_sampling` is `train_on_labels`' `treebank_alpha`.
+    than the rest of the step. `treebank_sampling` is `train_on_labels`' `treebank_alpha` (1: the data's own
+    mix, which `tagger.distill`'s teacher keeps; `tagger.finetune` defaults to 0.5, BENCHMARKS.md §8).
     """
     sentences, label_lists = read_labeled(train_data, tasks, data_format)
     for data in (dev_data, test_data):  # a bad --dev_data/--test_data fails now, not after the training

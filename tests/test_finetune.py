@@ -76,7 +76,7 @@ def test_bad_input_exits_with_one_line(tmp_path, tiny_config):
 @pytest.mark.slow
 def test_multilingual_mbert_vocab_run(tmp_path):
     """Random-init small encoder on several real treebanks with the mBERT cased vocab; per-treebank metrics;
-    treebank sampling reaches the pipeline."""
+    treebank sampling (default 0.5) reaches the pipeline."""
     vocab = shared("vocab", "mbert_cased_vocab.txt")
     config = tmp_path / "bert_config.json"
     config.write_text(json.dumps(dict(TINY_CONFIG, vocab_size=119547)))
@@ -86,7 +86,7 @@ def test_multilingual_mbert_vocab_run(tmp_path):
         [sys.executable, "-m", "tagger.finetune", f"--init=config:{config}", f"--vocab_file={vocab}",
          f"--model_dir={model_dir}", f"--train_data={ud}/kk_ktb/*-train.conllu,{ud}/mr_ufal/*-train.conllu",
          f"--test_data={ud}/kk_ktb/*-test.conllu,{ud}/mr_ufal/*-test.conllu,{ud}/ta_ttb/*-test.conllu",
-         "--tasks=upos,ufeats", "--train_steps=10", "--max_seq_length=64", "--treebank_sampling=0.5"],
+         "--tasks=upos,ufeats", "--train_steps=10", "--max_seq_length=64"],
         capture_output=True, text=True, timeout=600, cwd=REPO)
     assert result.returncode == 0, result.stderr[-3000:]
     test = json.loads((model_dir / "metrics" / "test.json").read_text())

@@ -66,3 +66,10 @@ def test_sharded_pipelines_draw_disjoint_windows(two_treebanks):
     firsts = [set(drawn_windows(encoded, treebanks, 0.5, batches=20,
                                 input_context=tf.distribute.InputContext(2, i, 2))) for i in range(2)]
     assert firsts[0] and firsts[1] and not firsts[0] & firsts[1]
+
+
+def test_one_treebank_keeps_the_plain_shuffle(two_treebanks):
+    """The default exponent must not change a single-treebank run (en_ewt's §1 numbers)."""
+    encoded, treebanks = two_treebanks
+    one = np.zeros_like(treebanks)
+    assert drawn_windows(encoded, one, 0.5, batches=10) == drawn_windows(encoded, one, 1.0, batches=10)

@@ -123,7 +123,8 @@ def labeled_dataset(encoded: dict[str, tf.RaggedTensor], batch_size: int, *, tra
 
     Window indices are shuffled, not windows, so the iterator checkpoint holds ints, not data.
     With `treebanks` (`window_treebanks`) and `treebank_alpha` < 1, training draws treebanks
-    by `treebank_probabilities` instead of in proportion to their size.
+    by `treebank_probabilities` instead of in proportion to their size. One treebank keeps the
+    plain shuffle, so single-treebank runs do not depend on the exponent.
     """
     tensors = {name: value for name, value in encoded.items() if name != "window_sentence"}
     num_windows = int(encoded["input_word_ids"].nrows())
@@ -134,7 +135,7 @@ def labeled_dataset(encoded: dict[str, tf.RaggedTensor], batch_size: int, *, tra
         indices = indices.shard(shard[1], shard[0])
     if input_context is not None:
         batch_size = input_context.get_per_replica_batch_size(batch_size)
-    if training and treebanks is not None and treebank_alpha != 1.0:
+    if training and treebanks is not None and treebank_alpha != 1.0 and len(np.unique(treebanks)) > 1:
         mine = np.arange(num_windows, dtype=np.int64)[shard[0]::shard[1]]
         indices = _treebank_sampled_indices(mine, treebanks[mine], treebank_alpha, seed, shuffle_buffer)
     elif training:
