@@ -17,6 +17,9 @@ import tensorflow as tf
 import tf_keras
 from official.common import distribute_utils
 from official.nlp import optimization
+from tensorflow.compiler.xla.tsl.protobuf import coordination_config_pb2
+from tensorflow.python.distribute import multi_worker_util
+from tensorflow.python.eager import context
 
 from tagger.data.labels import IGNORE_ID
 
@@ -30,8 +33,29 @@ def setup_run(seed: int, mixed_precision: bool, distribution_strategy: str = "on
         num_gpus = len(tf.config.list_physical_devices("GPU"))
     if mixed_precision:
         tf_keras.mixed_precision.set_global_policy("mixed_float16" if num_gpus else "mixed_bfloat16")
+    if distribution_strategy == "multi_worker_mirrored":
+        configure_worker_heartbeat()
     return distribute_utils.get_distribution_strategy(
         distribution_strategy=distribution_strategy, num_gpus=num_gpus, tpu_address=tpu)
+
+
+WORKER_HEARTBEAT_TIMEOUT_S = 60
+
+
+def configure_worker_heartbeat(timeout_s: int = WORKER_HEARTBEAT_TIMEOUT_S) -> None:
+    """The MWMS coordination service, as MWMS would set it up, but with a longer heartbeat timeout.
+
+    TF's default declares a worker dead after 10 s without a heartbeat, which two busy workers on
+    two CPU cores can miss: the job then fails with "heartbeat timeout" though nobody died. A worker
+    that really dies is still found at once, by the broken connections of the next all-reduce.
+    """
+    cluster = tf.distribute.cluster_resolver.TFConfigClusterResolver().cluster_spec()
+    jobs = [coordination_config_pb2.CoordinatedJob(name=job, num_tasks=cluster.num_tasks(job))
+            for job in ("chief", "worker") if job in cluster.jobs]
+    if jobs and context.context().coordination_service is None:
+        context.context().configure_coordination_service(
+            service_type="standalone", service_leader=multi_worker_util.coordination_leader(cluster),
+            coordinated_jobs=jobs, heartbeat_timeout_in_ms=timeout_s * 1000)
 
 
 def worker_model_dir(strategy: tf.distribute.Strategy, model_dir: str) -> str:

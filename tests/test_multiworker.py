@@ -336,3 +336,18 @@ def test_killed_worker_restart_of_the_whole_job(tmp_path):
         json.dump(report, f, indent=2)
     for name in killed:
         assert abs(killed[name] - uninterrupted[name]) <= TOLERANCE_POINTS, report
+
+
+def test_workers_get_a_longer_heartbeat_timeout():
+    """TF's 10 s default failed an uninterrupted 2-worker run on two busy cores ("heartbeat timeout")."""
+    code = ("import json, os\n"
+            "os.environ['TF_CONFIG'] = json.dumps({'cluster': {'worker': ['127.0.0.1:1', '127.0.0.1:2']},"
+            " 'task': {'type': 'worker', 'index': 1}})\n"
+            "from tensorflow.python.eager import context\n"
+            "from tagger import training\n"
+            "training.configure_worker_heartbeat()\n"
+            "config = context.context().coordination_service\n"
+            "print(config.heartbeat_timeout_in_ms, config.service_leader, len(config.coordinated_job_list))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split()[-3:] == ["60000", "/job:worker/replica:0/task:0", "1"]
