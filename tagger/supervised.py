@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 
-import numpy as np
 import tensorflow as tf
 
 from tagger import metrics as metrics_lib
@@ -71,7 +70,7 @@ def train_on_labels(model: Tagger, tokenizer: PieceTokenizer, sentences: list[Se
     encoded = pipeline.encode_labeled(tokenizer, sentences, label_lists)
     total = steps_for(int(encoded["input_word_ids"].nrows()), batch_size, epochs, train_steps)
     treebanks = pipeline.window_treebanks(encoded, sentences)
-    if treebank_alpha != 1.0 and len(np.unique(treebanks)) > 1:
+    if pipeline.samples_treebanks(treebanks, treebank_alpha):
         describe_treebank_sampling(sentences, treebanks, treebank_alpha)
 
     def dataset_fn(input_context):

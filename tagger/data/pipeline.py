@@ -103,6 +103,11 @@ def treebank_probabilities(window_counts: np.ndarray, alpha: float) -> np.ndarra
     return weights / weights.sum()
 
 
+def samples_treebanks(treebanks: np.ndarray | None, alpha: float) -> bool:
+    """Whether `alpha` changes anything: it must differ from 1, and there must be two treebanks."""
+    return treebanks is not None and alpha != 1.0 and len(np.unique(treebanks)) > 1
+
+
 def _treebank_sampled_indices(indices: np.ndarray, treebanks: np.ndarray, alpha: float, seed: int,
                               shuffle_buffer: int) -> tf.data.Dataset:
     """Endless window indices: a treebank by `treebank_probabilities`, then its next shuffled window."""
@@ -135,7 +140,7 @@ def labeled_dataset(encoded: dict[str, tf.RaggedTensor], batch_size: int, *, tra
         indices = indices.shard(shard[1], shard[0])
     if input_context is not None:
         batch_size = input_context.get_per_replica_batch_size(batch_size)
-    if training and treebanks is not None and treebank_alpha != 1.0 and len(np.unique(treebanks)) > 1:
+    if training and samples_treebanks(treebanks, treebank_alpha):
         mine = np.arange(num_windows, dtype=np.int64)[shard[0]::shard[1]]
         indices = _treebank_sampled_indices(mine, treebanks[mine], treebank_alpha, seed, shuffle_buffer)
     elif training:
