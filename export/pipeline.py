@@ -22,6 +22,7 @@ from tagger.flags_common import TFLITE_VARIANTS
 from tagger.inference import WordTagger
 from tagger.markdown import text_table
 from tagger.models.tagger import load_model_dir, write_json_atomic
+from tagger.runtime.backends import runtime_name, score_backend
 from tagger.runtime.saved_model import SavedModelTagger
 from tagger.runtime.tflite import TFLiteTagger
 
@@ -56,9 +57,12 @@ def _macro(metrics: dict | None, task: str) -> float | None:
 
 
 def export_and_summarise(model_dir: str, teacher_dir: str, exports: list[str], verify_data: str | None,
-                         latency_sentences: int = 50, min_agreement: float | None = None) -> dict:
+                         latency_sentences: int = 50, min_agreement: float | None = None,
+                         test_data: str | None = None) -> dict:
     """Exports, verifies (`min_agreement`: one gate for every artifact instead of export.verify's
-    per-precision gates) and prints teacher vs student vs artifacts; `verified` says if all passed."""
+    per-precision gates), scores each artifact on `test_data` (metrics/test_<runtime>.json: what the
+    shipped file gets, raw text in) and prints teacher vs student vs artifacts; `verified` says if
+    all passed."""
     unknown = [name for name in exports if name != "saved_model" and name not in TFLITE_VARIANTS]
     if unknown:
         raise UserError(f"--export: unknown artifact(s) {unknown}; use saved_model, {', '.join(TFLITE_VARIANTS)}")
@@ -69,6 +73,13 @@ def export_and_summarise(model_dir: str, teacher_dir: str, exports: list[str], v
         artifacts.append(export_tflite(model_dir, variant, calibration_data=verify_data, verbose=False))
     thresholds = {precision: min_agreement for precision in gates()} if min_agreement is not None else None
     report = verify(model_dir, verify_data, artifacts, thresholds, verbose=True) if verify_data else {}
+    tested = {}
+    if test_data:
+        test_sentences = read_corpus(test_data)
+        for path in artifacts:
+            name = f"test_{runtime_name(path)}"
+            tested[path] = score_backend(path, test_sentences, name)
+            write_json_atomic(os.path.join(model_dir, "metrics", f"{name}.json"), tested[path])
 
     # Latency: the same dev sentences, one at a time, one after another, in this process.
     sentences = [s.words for s in read_corpus(verify_data)][:latency_sentences] if verify_data else \
@@ -89,7 +100,7 @@ def export_and_summarise(model_dir: str, teacher_dir: str, exports: list[str], v
     by_path = {entry.get("path"): entry for entry in report.get("artifacts", [])} if report else {}
     for path in artifacts:
         entry = by_path.get(path, {})
-        scores = {task: entry.get("metrics", {}).get("tasks", {}).get(task, {}).get("macro_f1") for task in tasks}
+        scores = {task: _macro(tested.get(path) or entry.get("metrics"), task) for task in tasks}
         if path.endswith(".tflite"):
             runner = TFLiteTagger(path, num_threads=1, batch_size=1)
             ms = median_ms(lambda words: runner.tag_text([" ".join(words)]), sentences)
@@ -107,6 +118,6 @@ def export_and_summarise(model_dir: str, teacher_dir: str, exports: list[str], v
 def format_summary(summary: dict, tasks: list[str]) -> str:
     rows = [[row["artifact"], f"{row['size_bytes'] / 1e6:.2f}", f"{row['ms_per_sentence']:.2f}"]
             + [f"{100 * row[t]:.2f}" if row.get(t) is not None else "-" for t in tasks] for row in summary["rows"]]
-    return ("== summary: teacher vs student vs exported (macro F1 on test for checkpoints, on the verify set "
-            "for artifacts; latency = median, batch 1, this machine)\n"
+    return ("== summary: teacher vs student vs exported (macro F1 on test; artifacts on the verify set when "
+            "there is no test data; latency = median, batch 1, this machine)\n"
             + text_table(["artifact", "size MB", "ms/sent"] + [f"{t} F1" for t in tasks], rows))

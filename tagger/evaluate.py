@@ -1,21 +1,35 @@
-"""Evaluates any model directory on any labelled data.
+"""Evaluates any model directory, or one of its exports, on any labelled data.
 
   python -m tagger.evaluate --model_dir=runs/en_upos --data='ud/*/*-test.conllu' --name=ud_test
+  python -m tagger.evaluate --model_dir=runs/en_upos --artifact=runs/en_upos/export/tagger_dynamic_int8.tflite \
+    --data='ud/*/*-test.conllu' --name=test_tflite_dynamic_int8
 
-Writes MODEL_DIR/metrics/NAME.json and prints a per-treebank table.
+Writes MODEL_DIR/metrics/NAME.json and prints a per-treebank table. With `--artifact` (a .tflite or
+a SavedModel) the export is scored instead of the checkpoint, as `tagger.predict` runs it on
+CoNLL-U: raw text in (each sentence's words joined by spaces), and a word the model splits further
+takes the tags of its first model word; `exact_sentences` counts the sentences it did not split.
+Named `<split>_tflite_<quantize>` or `<split>_saved_model`, the file is the artifact's accuracy
+in `tagger.report`'s trade-off plot; `tagger.distill --export` writes those for --test_data.
 """
+import os
+
 from absl import flags
 
 import tagger  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from tagger import cli, flags_common
+from tagger import metrics as metrics_lib
+from tagger.data.corpus import read_corpus
+from tagger.models.tagger import load_model_dir, write_json_atomic
+from tagger.runtime.backends import score_backend
 from tagger.supervised import evaluate_splits
-from tagger.models.tagger import load_model_dir
 
 FLAGS = flags.FLAGS
 
 
 def define_flags():
-    flags.DEFINE_string("model_dir", None, "Model directory to evaluate.")
+    flags.DEFINE_string("model_dir", None, "Model directory to evaluate (metrics are written under it).")
+    flags.DEFINE_string("artifact", None, "Score this export of the model (a .tflite file or a SavedModel) "
+                        "instead of its checkpoint.")
     flags.DEFINE_string("data", None, "Comma-separated globs of labelled files.")
     flags.DEFINE_string("name", "eval", "Metrics are written to MODEL_DIR/metrics/NAME.json.")
     flags_common.define_data_format_flag()
@@ -24,8 +38,22 @@ def define_flags():
     flags.adopt_module_key_flags(flags_common)  # shown by --help, not only --helpfull
 
 
+def evaluate_artifact(model_dir: str, artifact: str, data: str, name: str, data_format: str = "auto",
+                      batch_size: int = 64) -> dict:
+    """Scores an export on gold-tokenised data; writes MODEL_DIR/metrics/NAME.json."""
+    result = score_backend(artifact, read_corpus(data, data_format), name, batch_size)
+    write_json_atomic(os.path.join(model_dir, "metrics", f"{name}.json"), result)
+    print(f"\n== {name} ({data}, {result['artifact_kind']} {artifact}; {result['exact_sentences']} of "
+          f"{result['sentences']} sentences split as given)\n{metrics_lib.format_table(result)}")
+    return result
+
+
 def main(argv):
     del argv
+    if FLAGS.artifact:
+        evaluate_artifact(FLAGS.model_dir, FLAGS.artifact, FLAGS.data, FLAGS.name, FLAGS.data_format,
+                          FLAGS.batch_size)
+        return
     model, tokenizer, config = load_model_dir(FLAGS.model_dir)
     evaluate_splits(FLAGS.model_dir, model, tokenizer, config["tasks"], {FLAGS.name: FLAGS.data}, FLAGS.data_format,
                     batch_size=FLAGS.batch_size)

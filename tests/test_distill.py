@@ -184,13 +184,16 @@ def test_quickstart_recipe_on_sample(tmp_path, sample_dir):
 
 
 def test_distill_exits_non_zero_when_an_export_fails_its_gate(tmp_path, sample_tagger_dir):
-    """`--export` verifies every artifact; one below its gate fails the whole command."""
+    """`--export` verifies every artifact; one below its gate fails the whole command. Each artifact
+    is also scored on --test_data, raw text in: the float32 TFLite exactly as the checkpoint."""
+    import json
     import subprocess
     import sys
     repo = os.path.dirname(os.path.dirname(__file__))
     common = [sys.executable, "-m", "tagger.distill", f"--teacher_dir={sample_tagger_dir}", "--recipe=tsai2019",
               "--train_data=tagger/sample/ud/en_sample/*-train.conllu",
               "--dev_data=tagger/sample/ud/en_sample/*-dev.conllu", "--tasks=upos",
+              "--test_data=tagger/sample/ud/en_sample/*-test.conllu",
               "--unlabeled_data=tagger/sample/unlabeled/en.txt", "--max_seq_length=32", "--student_layers=1",
               "--student_hidden_size=16", "--student_heads=2", "--student_intermediate_size=32",
               "--distill_steps=4", "--distill_batch_size=8", "--finetune_steps=2", "--finetune_batch_size=8",
@@ -198,6 +201,11 @@ def test_distill_exits_non_zero_when_an_export_fails_its_gate(tmp_path, sample_t
     failing = subprocess.run(common + [f"--model_dir={tmp_path / 'gated'}", "--export_min_agreement=1.01"],
                              cwd=repo, capture_output=True, text=True, timeout=600)
     assert failing.returncode != 0 and "failed its verify gate" in failing.stderr, failing.stderr[-2000:]
+    metrics = {name: json.loads((tmp_path / "gated" / "metrics" / f"{name}.json").read_text(encoding="utf-8"))
+               for name in ("test", "test_tflite_float32")}
+    assert metrics["test_tflite_float32"]["exact_sentences"] == metrics["test_tflite_float32"]["sentences"] > 0
+    assert metrics["test_tflite_float32"]["tasks"]["upos"]["per_treebank"] == \
+        metrics["test"]["tasks"]["upos"]["per_treebank"]
     refused = subprocess.run(common[:-1] + [f"--model_dir={tmp_path / 'old'}", "--export=none"], cwd=repo,
                              capture_output=True, text=True, timeout=600)
     assert refused.returncode != 0 and "--export=float32" in refused.stderr  # checked before any work

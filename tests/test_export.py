@@ -103,6 +103,27 @@ def test_tflite_float_is_exact_and_dynamic_int8_within_its_gate(sample_exports, 
         assert sum(a == b for a, b in pairs) / len(pairs) >= DYNAMIC_GATE, task
 
 
+def test_evaluate_scores_an_artifact_like_its_checkpoint(tmp_path, sample_tagger_dir, sample_exports):
+    """`tagger.evaluate --artifact`: the float32 TFLite, raw text in, scores exactly what the checkpoint
+    scores on the same gold-tokenised data (its word split equals the gold words here)."""
+    from tagger import metrics as metrics_lib
+    from tagger.inference import WordTagger
+    from tagger.models.tagger import load_model_dir
+    result = subprocess.run([sys.executable, "-m", "tagger.evaluate", f"--model_dir={tmp_path}",
+                             f"--artifact={sample_exports['float32']}", f"--data={SAMPLE_UD_DEV}",
+                             "--name=dev_tflite"], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-2000:]
+    scored = json.loads((tmp_path / "metrics" / "dev_tflite.json").read_text(encoding="utf-8"))
+    gold = read_corpus(SAMPLE_UD_DEV)
+    assert scored["artifact_kind"] == "tflite" and scored["exact_sentences"] == scored["sentences"] == len(gold)
+    model, tokenizer, config = load_model_dir(sample_tagger_dir)
+    expected = metrics_lib.score(gold, WordTagger(model, tokenizer, config["tasks"]).tag([s.words for s in gold]),
+                                 "dev_tflite")
+    for task in ("upos", "ufeats"):
+        assert scored["tasks"][task]["per_treebank"] == expected["tasks"][task]["per_treebank"]
+    assert "split as given" in result.stdout
+
+
 def test_tflite_has_one_dynamic_signature_and_only_tokenizer_custom_ops(sample_exports):
     from tagger.runtime.tflite import load_interpreter
     from export.tflite import op_summary

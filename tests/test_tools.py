@@ -241,6 +241,13 @@ def test_peer_compare_counts_wins_over_the_better_peer_and_shared_macros():
     assert result["rows"][1][-1] == pytest.approx(0.80 - 0.85)
 
 
+
+def test_peer_compare_reads_a_model_directory_or_a_metrics_file():
+    from tools.peer_compare import metrics_file
+    assert metrics_file("runs/e5_ud/", "test") == ("e5_ud", "runs/e5_ud/metrics/test.json")
+    assert metrics_file("runs/s/metrics/test_tflite_dynamic_int8.json", "test") == (
+        "s test_tflite_dynamic_int8", "runs/s/metrics/test_tflite_dynamic_int8.json")
+
 # -- profile_tflite ------------------------------------------------------------------
 
 def test_profile_tflite_stages(tmp_path):
@@ -259,3 +266,24 @@ def test_profile_tflite_stages(tmp_path):
     assert stages["rest_ms"] == pytest.approx(stages["end_to_end"]["median_ms"] - stages["tokenize"]["median_ms"]
                                               - stages["encoder"]["median_ms"])
     assert "| rest (end_to_end - tokenize - encoder) |" in result.stdout
+
+
+# -- bench_corpus --------------------------------------------------------------------
+
+def test_bench_corpus_times_both_orders_on_every_word(tmp_path, sample_tagger_dir, sample_exports):
+    """The exported model is reused; sorted and file-order batching return the same tags (the tool
+    checks), and every gold word of the corpus is counted."""
+    from conftest import SAMPLE_UD_DEV
+    from tagger.data.corpus import read_corpus
+    output = tmp_path / "corpus.json"
+    result = run_tool("tools.bench_corpus", f"--model_dir={sample_tagger_dir}", f"--data={SAMPLE_UD_DEV}",
+                      "--batch_sizes=1,4", "--rounds=1", f"--output_json={output}")
+    corpus = json.loads(output.read_text(encoding="utf-8"))
+    assert corpus["tflite"] == sample_exports["dynamic_int8"]
+    assert [(r["batch_size"], r["order"]) for r in corpus["rows"]] == [
+        (1, "sorted"), (1, "file order"), (4, "sorted"), (4, "file order")]
+    sentences = read_corpus(SAMPLE_UD_DEV)
+    assert corpus["sentences"] == len(sentences)
+    assert corpus["words"] >= sum(len(s.words) for s in sentences)
+    assert all(r["words_per_s"] == pytest.approx(r["words"] / r["seconds"]) for r in corpus["rows"])
+    assert "| 4 | file order |" in result.stdout

@@ -55,6 +55,19 @@ def test_word_level_soft_loss_is_the_first_piece_loss_on_one_vocabulary():
     assert float(per_word) == pytest.approx(float(per_piece), rel=1e-6)
 
 
+def test_heads_on_word_rows_equal_the_word_rows_of_all_heads(sample_tagger_dir):
+    """Tagger(rows=per_word): the heads run on each word's first piece only, with the same logits."""
+    model, tokenizer, _ = load_model_dir(sample_tagger_dir)
+    batch = next(iter(transfer(tokenizer, tokenizer, LINES[:2])))
+    everywhere = model(batch, training=False)
+    at_words = model(batch, training=False, rows=lambda v: word_transfer.per_word(v, batch))
+    words = int(tf.reduce_sum(batch["word_mask"]))
+    for task, logits in everywhere.items():
+        assert at_words[task].shape == [words, logits.shape[-1]]
+        np.testing.assert_allclose(at_words[task].numpy(), word_transfer.per_word(logits, batch).numpy(),
+                                   rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("kind", ["wordpiece", "sentencepiece"])
 def test_trim_keeps_frequent_and_single_character_pieces(tmp_path, kind, tiny_spm_file):
     source = SAMPLE_VOCAB if kind == "wordpiece" else tiny_spm_file

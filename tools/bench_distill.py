@@ -378,12 +378,7 @@ def main(argv):
                            "threads": "TensorFlow default (all cores)"},
               "models": models, "steps": steps, "equivalence": equivalence, "pipeline": pipeline_result,
               "goals": goals, "elapsed_s": budget.elapsed()}
-    text_md = markdown(result)
-    print(text_md)
-    if FLAGS.output_json:
-        B.write_json(FLAGS.output_json, result)
-    if FLAGS.output_md:
-        B.write_text(FLAGS.output_md, text_md)
+    B.emit(markdown(result), result, FLAGS.output_md, FLAGS.output_json)
 
 
 if __name__ == "__main__":

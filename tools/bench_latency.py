@@ -601,12 +601,7 @@ def main(argv):
             "floors": floors(run, models, rates), "ratios": ratios, "goals": goals, "skipped": run.skipped,
             "elapsed_s": run.budget.elapsed(),
         }
-        text_md = markdown(result)
-        print(text_md)
-        if FLAGS.output_json:
-            B.write_json(FLAGS.output_json, result)
-        if FLAGS.output_md:
-            B.write_text(FLAGS.output_md, text_md)
+        B.emit(markdown(result), result, FLAGS.output_md, FLAGS.output_json)
     finally:
         if not FLAGS.work_dir:
             shutil.rmtree(work_dir, ignore_errors=True)

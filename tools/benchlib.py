@@ -392,6 +392,15 @@ def write_text(path: str, text: str) -> None:
         f.write(text)
 
 
+def emit(text_md: str, result: dict, output_md: str | None, output_json: str | None) -> None:
+    """Prints a tool's markdown and writes it and the JSON result where asked."""
+    print(text_md)
+    if output_json:
+        write_json(output_json, result)
+    if output_md:
+        write_text(output_md, text_md)
+
+
 def mib(size_bytes: int | None) -> float | None:
     return None if size_bytes is None else size_bytes / 2 ** 20
 

@@ -1,12 +1,14 @@
 """Per-treebank comparison of model directories with the peer taggers (spaCy, UDPipe 1).
 
   python tools/peer_compare.py --model_dir=runs/e5_ud --model_dir=runs/random_ud [--split=test]
+  python tools/peer_compare.py --model_dir=runs/s/metrics/test_tflite_dynamic_int8.json --model_dir=runs/e5_ud
 
 Peers live in `bench/peers/<name>/metrics/test.json` (the metrics schema of ARCHITECTURE.md),
 trained on the same `ud_split` train/dev splits and scored on the same test sets. For each task
 it prints a markdown table: every model's F1 on every treebank any peer has, the better peer, the
 first model's margin over it, how many treebanks the first model wins, and macro averages over
-those shared treebanks (plus each model's macro over all its own treebanks).
+those shared treebanks (plus each model's macro over all its own treebanks). A `--model_dir` that
+is a metrics file (e.g. an export scored by `tagger.evaluate --artifact`) is read as it is.
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ FLAGS = flags.FLAGS
 
 
 def define_flags():
-    flags.DEFINE_multi_string("model_dir", None, "Model directories; the first is compared with the peers.")
+    flags.DEFINE_multi_string("model_dir", None, "Model directories (or metrics .json files); the first is "
+                              "compared with the peers.")
     flags.DEFINE_string("peers", os.path.join(REPO, "bench", "peers"), "Directory of peer metrics directories.")
     flags.DEFINE_string("split", "test", "Metrics split.")
     flags.DEFINE_list("tasks", ["upos", "ufeats"], "Tasks to compare.")
@@ -65,14 +68,22 @@ def table(result: dict, models: list[str], peers: list[str]) -> str:
     return markdown_table(header, body)
 
 
+def metrics_file(model: str, split: str) -> tuple[str, str]:
+    """(name, metrics path) of a model directory, or of a metrics file given as it is."""
+    if model.endswith(".json"):
+        directory = os.path.dirname(os.path.dirname(os.path.abspath(model)))
+        return f"{os.path.basename(directory)} {os.path.basename(model)[:-len('.json')]}", model
+    return os.path.basename(os.path.normpath(model)), os.path.join(model, "metrics", f"{split}.json")
+
+
 def main(argv):
     del argv
-    names = [os.path.basename(os.path.normpath(d)) for d in FLAGS.model_dir]
+    names, paths = zip(*(metrics_file(m, FLAGS.split) for m in FLAGS.model_dir))
+    names = list(names)
     peer_dirs = sorted(glob.glob(os.path.join(FLAGS.peers, "*", "metrics", f"{FLAGS.split}.json")))
     peer_names = [os.path.basename(os.path.dirname(os.path.dirname(p))) for p in peer_dirs]
     for task in FLAGS.tasks:
-        models = {n: scores(os.path.join(d, "metrics", f"{FLAGS.split}.json"), task)
-                  for n, d in zip(names, FLAGS.model_dir)}
+        models = {n: scores(path, task) for n, path in zip(names, paths)}
         peers = {n: scores(p, task) for n, p in zip(peer_names, peer_dirs)}
         result = compare(models, peers)
         print(f"\n### {task} ({FLAGS.split}): {names[0]} beats the better peer on {result['wins']} of "

@@ -132,7 +132,7 @@ def main(argv):
             dev_data=FLAGS.dev_data, test_data=FLAGS.test_data, data_format=FLAGS.data_format)
     if FLAGS.export:
         summary = export_and_summarise(FLAGS.model_dir, teacher, FLAGS.export, verify_data=FLAGS.dev_data,
-                                       min_agreement=FLAGS.export_min_agreement)
+                                       min_agreement=FLAGS.export_min_agreement, test_data=FLAGS.test_data)
         if not summary.get("verified", True):
             raise SystemExit("error: an export failed its verify gate (see the table above and "
                              f"{FLAGS.model_dir}/metrics/verify.json)")

@@ -150,20 +150,23 @@ class Distiller:
             mask = tf.ones(tf.reduce_sum(batch["word_mask"])[tf.newaxis], tf.float32)
         else:
             mask = batch["piece_mask"]
+        # The heads run on the compared rows only (Tagger.call's `rows`).
+        student_at = student_rows if word_level else None
         if kind == "soft_cached":  # the batch carries the teacher's top-k logits (teacher_cache)
-            student_logits = self.student(batch, training=training)
+            student_logits = self.student(batch, training=training, rows=student_at)
             return {f"soft_{task}": losses.top_k_soft_cross_entropy(
                 batch[teacher_cache.values_key(task)], batch[teacher_cache.ids_key(task)],
-                student_rows(student_logits[task]), self.temperature, mask) for task in student_logits}
+                student_logits[task], self.temperature, mask) for task in student_logits}
         teacher_logits, teacher_hidden = self.teacher(word_transfer.teacher_inputs(batch) if word_level else batch,
-                                                      training=False, return_hidden=True)
-        teacher_logits = {task: tf.stop_gradient(teacher_rows(v)) for task, v in teacher_logits.items()}
+                                                      training=False, return_hidden=True,
+                                                      rows=teacher_rows if word_level else None)
+        teacher_logits = {task: tf.stop_gradient(v) for task, v in teacher_logits.items()}
         if kind == "representation":
             _, student_hidden = self.student(batch, training=training, return_hidden=True)
             projected = self.projection(student_rows(student_hidden[-1]))
             target = tf.stop_gradient(teacher_rows(teacher_hidden[self.teacher_layer - 1]))
             return {"representation": losses.representation_loss(projected, target, mask, self.representation_kind)}
-        student_logits = {task: student_rows(v) for task, v in self.student(batch, training=training).items()}
+        student_logits = self.student(batch, training=training, rows=student_at)
         if kind == "soft":
             return {f"soft_{task}": losses.soft_cross_entropy(teacher_logits[task], student_logits[task],
                                                               self.temperature, mask)

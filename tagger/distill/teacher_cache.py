@@ -107,12 +107,11 @@ def write_cache(teacher, batches: tf.data.Dataset, directory: str, top_k: int, n
 
     @tf.function(reduce_retracing=True)
     def teacher_top_k(batch):
-        logits = teacher(word_transfer.teacher_inputs(batch) if words else batch, training=False)
+        logits = teacher(word_transfer.teacher_inputs(batch) if words else batch, training=False,
+                         rows=(lambda v: word_transfer.per_word(v, batch, teacher=True)) if words else None)
         out = {}
         for task in tasks:
-            values = tf.cast(logits[task], tf.float32)
-            top = tf.math.top_k(word_transfer.per_word(values, batch, teacher=True) if words else values,
-                                k=k_per_task[task])
+            top = tf.math.top_k(tf.cast(logits[task], tf.float32), k=k_per_task[task])
             out[values_key(task)], out[ids_key(task)] = top.values, top.indices
         return out
 

@@ -45,12 +45,17 @@ class Tagger(tf_keras.Model):
             kernel_initializer=tf_keras.initializers.TruncatedNormal(stddev=0.02))
             for task, labels in label_lists.items()}
 
-    def call(self, inputs, training=False, return_hidden=False):
+    def call(self, inputs, training=False, return_hidden=False, rows=None):
+        """Logits per task, `[windows, length, labels]`; with `rows` (a function of the sequence
+        output, e.g. `word_transfer.per_word`) only at the rows it picks: a head over thousands of
+        classes (UFeats) costs about as much as a small encoder, and word-level losses read only
+        each word's first piece."""
         word_ids = inputs["input_word_ids"]
         type_ids = inputs["input_type_ids"] if "input_type_ids" in inputs else tf.zeros_like(word_ids)
         outputs = self.encoder(dict(input_word_ids=word_ids, input_mask=inputs["input_mask"],
                                     input_type_ids=type_ids), training=training)
-        features = self.dropout(outputs["sequence_output"], training=training)
+        sequence = outputs["sequence_output"] if rows is None else rows(outputs["sequence_output"])
+        features = self.dropout(sequence, training=training)
         logits = {task: head(features) for task, head in self.heads.items()}
         if return_hidden:
             return logits, outputs["encoder_outputs"]
