@@ -77,9 +77,7 @@ def export_and_summarise(model_dir: str, teacher_dir: str, exports: list[str], v
     if test_data:
         test_sentences = read_corpus(test_data)
         for path in artifacts:
-            name = f"test_{runtime_name(path)}"
-            tested[path] = score_backend(path, test_sentences, name)
-            write_json_atomic(os.path.join(model_dir, "metrics", f"{name}.json"), tested[path])
+            tested[path] = score_backend(path, test_sentences, f"test_{runtime_name(path)}", model_dir=model_dir)
 
     # Latency: the same dev sentences, one at a time, one after another, in this process.
     sentences = [s.words for s in read_corpus(verify_data)][:latency_sentences] if verify_data else \

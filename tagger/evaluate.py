@@ -11,15 +11,13 @@ takes the tags of its first model word; `exact_sentences` counts the sentences i
 Named `<split>_tflite_<quantize>` or `<split>_saved_model`, the file is the artifact's accuracy
 in `tagger.report`'s trade-off plot; `tagger.distill --export` writes those for --test_data.
 """
-import os
-
 from absl import flags
 
 import tagger  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from tagger import cli, flags_common
 from tagger import metrics as metrics_lib
 from tagger.data.corpus import read_corpus
-from tagger.models.tagger import load_model_dir, write_json_atomic
+from tagger.models.tagger import load_model_dir
 from tagger.runtime.backends import score_backend
 from tagger.supervised import evaluate_splits
 
@@ -38,21 +36,14 @@ def define_flags():
     flags.adopt_module_key_flags(flags_common)  # shown by --help, not only --helpfull
 
 
-def evaluate_artifact(model_dir: str, artifact: str, data: str, name: str, data_format: str = "auto",
-                      batch_size: int = 64) -> dict:
-    """Scores an export on gold-tokenised data; writes MODEL_DIR/metrics/NAME.json."""
-    result = score_backend(artifact, read_corpus(data, data_format), name, batch_size)
-    write_json_atomic(os.path.join(model_dir, "metrics", f"{name}.json"), result)
-    print(f"\n== {name} ({data}, {result['artifact_kind']} {artifact}; {result['exact_sentences']} of "
-          f"{result['sentences']} sentences split as given)\n{metrics_lib.format_table(result)}")
-    return result
-
-
 def main(argv):
     del argv
     if FLAGS.artifact:
-        evaluate_artifact(FLAGS.model_dir, FLAGS.artifact, FLAGS.data, FLAGS.name, FLAGS.data_format,
-                          FLAGS.batch_size)
+        result = score_backend(FLAGS.artifact, read_corpus(FLAGS.data, FLAGS.data_format), FLAGS.name,
+                               FLAGS.batch_size, model_dir=FLAGS.model_dir)
+        print(f"\n== {FLAGS.name} ({FLAGS.data}, {result['artifact_kind']} {FLAGS.artifact}; "
+              f"{result['exact_sentences']} of {result['sentences']} sentences split as given)\n"
+              f"{metrics_lib.format_table(result)}")
         return
     model, tokenizer, config = load_model_dir(FLAGS.model_dir)
     evaluate_splits(FLAGS.model_dir, model, tokenizer, config["tasks"], {FLAGS.name: FLAGS.data}, FLAGS.data_format,

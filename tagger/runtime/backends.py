@@ -8,7 +8,7 @@ import tensorflow as tf
 from tagger import metrics as metrics_lib
 from tagger.data.sentence import Sentence
 from tagger.inference import WordTagger
-from tagger.models.tagger import CONFIG_FILE, load_model_dir
+from tagger.models.tagger import CONFIG_FILE, load_model_dir, write_json_atomic
 from tagger.runtime.batching import as_bytes, output_rows, tag_in_batches
 from tagger.runtime.saved_model import SavedModelTagger
 from tagger.runtime.tflite import TFLiteTagger
@@ -60,22 +60,26 @@ def load_backend(model: str, batch_size: int = 64, num_threads: int = 1):
     return SavedModelTagger(model, batch_size), "saved_model"
 
 
-def runtime_name(model: str) -> str:
-    """The metrics-file suffix of an artifact (`<split>_<runtime>.json`, as tagger.report reads it):
-    tflite_<quantize> for `tagger_<quantize>.tflite`, saved_model, or checkpoint."""
-    base = os.path.basename(model)
+def runtime_name(artifact: str) -> str:
+    """The metrics-file suffix of an export (`<split>_<runtime>.json`, as tagger.report reads it):
+    tflite_<quantize> for `tagger_<quantize>.tflite`, else saved_model."""
+    base = os.path.basename(artifact)
     if base.endswith(".tflite"):
         return "tflite_" + base[:-len(".tflite")].removeprefix("tagger_")
-    return "checkpoint" if os.path.exists(os.path.join(model, CONFIG_FILE)) else "saved_model"
+    return "saved_model"
 
 
-def score_backend(model: str, sentences: list[Sentence], split: str, batch_size: int = 64) -> dict:
+def score_backend(model: str, sentences: list[Sentence], split: str, batch_size: int = 64,
+                  model_dir: str | None = None) -> dict:
     """Scores a model directory, SavedModel or .tflite on gold-tokenised sentences, the way
     tagger.predict tags CoNLL-U (metrics schema of ARCHITECTURE.md, plus the artifact and
-    `exact_sentences`: how many sentences the model split into exactly the given words)."""
+    `exact_sentences`: how many sentences the model split into exactly the given words).
+    With `model_dir`, also writes MODEL_DIR/metrics/<split>.json."""
     backend, kind = load_backend(model, batch_size)
     predictions = backend.tag_words([s.words for s in sentences])
     result = metrics_lib.score(sentences, predictions, split)
     result.update(artifact=model, artifact_kind=kind, sentences=len(sentences),
                   exact_sentences=sum(bool(p.get("exact", True)) for p in predictions))
+    if model_dir:
+        write_json_atomic(os.path.join(model_dir, "metrics", f"{split}.json"), result)
     return result
