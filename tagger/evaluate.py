@@ -18,7 +18,7 @@ from tagger import cli, flags_common
 from tagger import metrics as metrics_lib
 from tagger.data.corpus import read_corpus
 from tagger.models.tagger import load_model_dir
-from tagger.runtime.backends import score_backend
+from tagger.runtime.backends import TF_BATCH, score_backend
 from tagger.supervised import evaluate_splits
 
 FLAGS = flags.FLAGS
@@ -31,7 +31,7 @@ def define_flags():
     flags.DEFINE_string("data", None, "Comma-separated globs of labelled files.")
     flags.DEFINE_string("name", "eval", "Metrics are written to MODEL_DIR/metrics/NAME.json.")
     flags_common.define_data_format_flag()
-    flags.DEFINE_integer("batch_size", 64, "Sentences per batch.")
+    flags.DEFINE_integer("batch_size", None, "Sentences per batch; default: 8 for a .tflite artifact, else 64.")
     flags.mark_flags_as_required(["model_dir", "data"])
     flags.adopt_module_key_flags(flags_common)  # shown by --help, not only --helpfull
 
@@ -47,7 +47,7 @@ def main(argv):
         return
     model, tokenizer, config = load_model_dir(FLAGS.model_dir)
     evaluate_splits(FLAGS.model_dir, model, tokenizer, config["tasks"], {FLAGS.name: FLAGS.data}, FLAGS.data_format,
-                    batch_size=FLAGS.batch_size)
+                    batch_size=FLAGS.batch_size or TF_BATCH)
 
 
 if __name__ == "__main__":

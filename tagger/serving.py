@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from tagger.data.tokenizer import PieceTokenizer, model_inputs, word_level
+from tagger.data.tokenizer import PieceTokenizer
+from tagger.inference import word_logits
 from tagger.models.tagger import load_model_dir
 
 SENTENCES_SPEC = tf.TensorSpec([None], tf.string, name="sentences")
@@ -79,16 +80,16 @@ class TaggerModule(tf.Module):
 
     def _word_ids(self, features: dict) -> dict[str, tf.Tensor]:
         """Flat per-word best label ids per task, plus the UPOS runner-up."""
-        logits = self.model(model_inputs(features), training=False)
+        logits = word_logits(self.model, features)
         ids = {}
         for task in self.tasks:
-            word_logits = word_level(logits[task], features["label_mask"])
+            task_logits = logits[task]
             if task == SECOND_BEST_TASK and len(self.label_lists[task]) > 1:
-                top = tf.math.top_k(word_logits, k=2).indices
+                top = tf.math.top_k(task_logits, k=2).indices
                 ids[task] = tf.cast(top[:, 0], tf.int32)
                 ids[task + "_second_best"] = tf.cast(top[:, 1], tf.int32)
             else:
-                ids[task] = tf.argmax(word_logits, axis=-1, output_type=tf.int32)
+                ids[task] = tf.argmax(task_logits, axis=-1, output_type=tf.int32)
         return ids
 
     def _dense_tags(self, flat_ids: dict, num_words: tf.Tensor, with_ids: bool) -> dict[str, tf.Tensor]:

@@ -35,7 +35,7 @@ def latency(tmp_path_factory, tiny_vocab_file, sp_tagger_dir):
     out = tmp_path_factory.mktemp("latency")
     result = run_tool("tools.bench_latency", "--quick", f"--vocab_file={tiny_vocab_file}", f"--text={SAMPLE_TEXT}",
                       *TINY_MODELS, f"--e5_dir={sp_tagger_dir}", "--student_tflite=dynamic_int8", "--teacher_tflite=",
-                      "--tflite_threads=1",
+                      "--tflite_threads=1", "--student_tasks=upos:18,ufeats:40",
                       "--tf_threads=1,2", "--batch_size=4", "--calibration_sentences=2",
                       f"--output_json={out / 'latency.json'}", f"--output_md={out / 'latency.md'}")
     with open(out / "latency.json", encoding="utf-8") as f:
@@ -54,6 +54,7 @@ def test_latency_json_schema(latency):
         assert all(is_number(v) for v in model["flops"].values())
         assert {"checkpoint", "saved_model"} <= set(model["sizes_bytes"])
     assert "tflite_dynamic_int8" in result["models"]["student"]["sizes_bytes"]
+    assert result["models"]["student"]["tasks"] == ["upos", "ufeats"] and result["models"]["student"]["num_labels"] == 58
     for name in ("text_32", "text_128", "text_20w", "text_10w", "text_100w"):
         described = result["inputs"][name]
         assert {"text", "words", "wordpieces", "windows", "window_length"} <= set(described)
@@ -287,3 +288,13 @@ def test_bench_corpus_times_both_orders_on_every_word(tmp_path, sample_tagger_di
     assert corpus["words"] >= sum(len(s.words) for s in sentences)
     assert all(r["words_per_s"] == pytest.approx(r["words"] / r["seconds"]) for r in corpus["rows"])
     assert "| 4 | file order |" in result.stdout
+    assert all(r["order_disagreements"] == 0 for r in corpus["rows"])
+
+
+def test_bench_corpus_counts_order_disagreements():
+    from tools.bench_corpus import order_disagreements
+    rows = [{"words": ["a", "b"], "upos": ["X", "NOUN"], "word_starts": [0, 2]}]
+    assert order_disagreements(rows, rows) == (0, 4)
+    assert order_disagreements(rows, [{**rows[0], "upos": ["X", "VERB"]}]) == (1, 4)
+    with pytest.raises(AssertionError, match="word split"):
+        order_disagreements(rows, [{**rows[0], "words": ["a", "c"]}])

@@ -54,6 +54,8 @@ def define_flags():
     flags.DEFINE_string("text", None, "Globs of running text for the sentences; default ../shared/data/unlabeled, "
                         "else the embedded sample.")
     flags.DEFINE_integer("max_seq_length", 128, "Random models: window length.")
+    flags.DEFINE_list("student_tasks", ["upos:18"], "Random student: its task heads, task:labels. The e5 UD student "
+                      "has upos:18,ufeats:6899.")
     flags.DEFINE_list("lengths", ["32", "128"], "Window lengths (wordpieces incl. [CLS]/[SEP]) for ids_L and text_L.")
     flags.DEFINE_integer("sentence_words", 20, "Words in the end-to-end sentence (text_<n>w) and throughput batch.")
     flags.DEFINE_list("proportional_words", ["10", "100"], "Short and long sentence (words) for the "
@@ -184,7 +186,8 @@ def load_or_build(role: str, model_dir: str | None, work_dir: str, vocab_file: s
         encoder, description = B.student_config_from_flags(vocab_size)
         description = "random weights, " + description
     directory = os.path.join(work_dir, role)
-    model, tokenizer, config = B.write_random_model_dir(directory, encoder, {"upos": B.UPOS_LABELS}, vocab_file,
+    heads = B.random_label_lists(FLAGS.student_tasks) if role == "student" else {"upos": B.UPOS_LABELS}
+    model, tokenizer, config = B.write_random_model_dir(directory, encoder, heads, vocab_file,
                                                         FLAGS.max_seq_length, seed=0 if role == "teacher" else 1)
     return model, tokenizer, config, directory, directory, description
 
@@ -194,7 +197,8 @@ def model_summary(model, config: dict, model_dir: str, description: str, inputs:
     params = B.param_counts(model)
     flops = {}
     for name, info in inputs["described"].items():
-        flops[name] = B.forward_flops(config["encoder"], info["window_length"], num_labels, batch=info["windows"])
+        flops[name] = B.forward_flops(config["encoder"], info["window_length"], num_labels, batch=info["windows"],
+                                      head_rows=info["words"])
     for length in map(int, FLAGS.lengths):
         flops[f"ids_{length}"] = B.forward_flops(config["encoder"], length, num_labels)
     return {"model_dir": model_dir, "source": description, "encoder": config["encoder"], "tasks": list(config["tasks"]),

@@ -31,6 +31,19 @@ UPOS_LABELS = ["<unk>", "ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOU
                "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X"]
 
 
+def random_label_lists(heads: list[str]) -> dict[str, list[str]]:
+    """`["upos:18", "ufeats:6899"]` -> label lists of those sizes, for a random model whose heads
+    cost what a trained one's do (upos gets the real UPOS labels when the size is 18)."""
+    lists = {}
+    for head in heads:
+        task, _, size = head.partition(":")
+        if not task or not size.isdigit() or int(size) < 2:
+            raise ValueError(f"a head is task:size with size >= 2, got {head!r}")
+        size = int(size)
+        lists[task] = UPOS_LABELS if task == "upos" and size == len(UPOS_LABELS) else [f"{task}_{i}" for i in range(size)]
+    return lists
+
+
 # -- threads -----------------------------------------------------------------------
 
 def pin_tf_threads(threads: int) -> None:
@@ -266,21 +279,24 @@ def param_counts(model) -> dict:
     return counts
 
 
-def forward_flops(config: dict, length: int, num_labels: int, batch: int = 1) -> int:
-    """Multiply-add FLOPs (2 per MAC) of one forward pass over `batch` windows of `length` wordpieces.
+def forward_flops(config: dict, length: int, num_labels: int, batch: int = 1, head_rows: int | None = None) -> int:
+    """Multiply-add FLOPs (2 per MAC) of one forward pass over `batch` windows of `length` wordpieces,
+    the heads on `head_rows` rows (default: every piece, as `tag_ids`; text signatures run them on
+    each word's first piece only).
 
     Counts the matrix multiplies (projections, attention scores and mixing, feed-forward, heads);
     lookups, LayerNorm, softmax and GELU are left out (a few percent).
     """
     n = batch * length
+    head_rows = n if head_rows is None else head_rows
     if config["type"] == "bilstm":
         e, u = config["embedding_width"], config["lstm_units"]
-        return int(2 * 2 * 4 * n * (e + u) * u + 2 * n * 2 * u * num_labels)
+        return int(2 * 2 * 4 * n * (e + u) * u + 2 * head_rows * 2 * u * num_labels)
     h, inner, layers = config["hidden_size"], config["intermediate_size"], config["num_layers"]
     e = config.get("embedding_width") or h
     per_layer = 2 * n * h * 3 * h + 2 * 2 * batch * length * length * h + 2 * n * h * h + 2 * 2 * n * h * inner
     projection = 2 * n * e * h if e != h else 0
-    return int(layers * per_layer + projection + 2 * n * h * num_labels)
+    return int(layers * per_layer + projection + 2 * head_rows * h * num_labels)
 
 
 def path_size(path: str) -> int:

@@ -11,15 +11,19 @@ from tagger.inference import WordTagger
 from tagger.models.tagger import CONFIG_FILE, load_model_dir, write_json_atomic
 from tagger.runtime.batching import as_bytes, output_rows, tag_in_batches
 from tagger.runtime.saved_model import SavedModelTagger
-from tagger.runtime.tflite import TFLiteTagger
+from tagger.runtime.tflite import DEFAULT_BATCH as TFLITE_BATCH, TFLiteTagger
 from tagger.serving import TaggerModule
 from tagger.errors import UserError
+
+
+# Sentences per call for the TensorFlow backends (checkpoint, SavedModel).
+TF_BATCH = 64
 
 
 class CheckpointTagger:
     """A model directory's latest checkpoint: WordTagger for words, the export graph for raw text."""
 
-    def __init__(self, model_dir: str, batch_size: int = 64):
+    def __init__(self, model_dir: str, batch_size: int = TF_BATCH):
         model, tokenizer, config = load_model_dir(model_dir)
         self.label_lists = config["tasks"]
         self.tasks = list(self.label_lists)
@@ -47,17 +51,18 @@ class CheckpointTagger:
         return tag_in_batches([as_bytes(s) for s in sentences], self.batch_size, self._tag_text_batch)
 
 
-def load_backend(model: str, batch_size: int = 64, num_threads: int = 1):
-    """(tagger, kind) for a model directory, a SavedModel or a .tflite file."""
+def load_backend(model: str, batch_size: int | None = None, num_threads: int = 1):
+    """(tagger, kind) for a model directory, a SavedModel or a .tflite file. `batch_size` None:
+    each runtime's own default (TFLite 8, TensorFlow 64)."""
     if model.endswith(".tflite"):
         if not os.path.isfile(model):
             raise UserError(f"--model={model}: no such file")
-        return TFLiteTagger(model, num_threads=num_threads, batch_size=batch_size), "tflite"
+        return TFLiteTagger(model, num_threads=num_threads, batch_size=batch_size or TFLITE_BATCH), "tflite"
     if os.path.exists(os.path.join(model, CONFIG_FILE)):
-        return CheckpointTagger(model, batch_size), "checkpoint"
+        return CheckpointTagger(model, batch_size or TF_BATCH), "checkpoint"
     if not os.path.isdir(model):
         raise UserError(f"--model={model}: not a model directory, SavedModel or .tflite file")
-    return SavedModelTagger(model, batch_size), "saved_model"
+    return SavedModelTagger(model, batch_size or TF_BATCH), "saved_model"
 
 
 def runtime_name(artifact: str) -> str:
@@ -69,7 +74,7 @@ def runtime_name(artifact: str) -> str:
     return "saved_model"
 
 
-def score_backend(model: str, sentences: list[Sentence], split: str, batch_size: int = 64,
+def score_backend(model: str, sentences: list[Sentence], split: str, batch_size: int | None = None,
                   model_dir: str | None = None) -> dict:
     """Scores a model directory, SavedModel or .tflite on gold-tokenised sentences, the way
     tagger.predict tags CoNLL-U (metrics schema of ARCHITECTURE.md, plus the artifact and

@@ -25,6 +25,9 @@ from tagger.errors import UserError
 from tagger.runtime.batching import as_bytes, output_rows, tag_in_batches
 
 SIGNATURE = "serving_default"
+# Sentences per interpreter call: on 1 thread, length-sorted batches of 4-8 tag the most words per
+# second (BENCHMARKS.md section 9: en_ewt test, 8 beat 1, 32, 64 and 128 on two MiniBERTs).
+DEFAULT_BATCH = 8
 REGISTRAR = "tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS"
 
 
@@ -95,23 +98,36 @@ class TFLiteTagger:
     own `TFLiteTagger`; interpreters of the same file are independent.
     """
 
-    def __init__(self, path: str | None = None, num_threads: int = 1, batch_size: int = 64,
+    def __init__(self, path: str | None = None, num_threads: int = 1, batch_size: int = DEFAULT_BATCH,
                  interpreter=None):
         self.path = path or ""
         self.interpreter = interpreter or load_interpreter(path, num_threads)
-        self.runner = self.interpreter.get_signature_runner(SIGNATURE)
-        outputs = self.interpreter.get_signature_list()[SIGNATURE]["outputs"]
-        self.tasks = sorted(name[:-len("_ids")] for name in outputs
+        runner = self.interpreter.get_signature_runner(SIGNATURE)
+        self._input = runner.get_input_details()["sentences"]["index"]
+        self._outputs = {name: details["index"] for name, details in runner.get_output_details().items()}
+        self._batch = None  # the batch size the interpreter is allocated for
+        self.tasks = sorted(name[:-len("_ids")] for name in self._outputs
                             if name.endswith("_ids") and not name.endswith("_second_best_ids"))
+        # What tag_text reads: the label strings and offsets, not the id copies.
+        self._text_outputs = [name for name in self._outputs if not name.endswith("_ids")]
         self.batch_size = batch_size
         self._lock = threading.Lock()
 
-    def run(self, sentences: list[str | bytes]) -> dict[str, np.ndarray]:
-        """Raw signature outputs for one batch (copies: the interpreter reuses its buffers)."""
+    def run(self, sentences: list[str | bytes], names: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Raw signature outputs for one batch (all, or `names`). Straight on the interpreter: the
+        signature runner re-allocated every tensor and copied every output on each call, about
+        0.2 ms of a 1.1 ms sentence (BENCHMARKS.md section 9); here tensors are re-allocated only
+        when the batch size changes, and `get_tensor` copies only the outputs asked for."""
+        batch = np.array([as_bytes(s) for s in sentences], dtype=object)
         try:
             with self._lock:
-                outputs = self.runner(sentences=np.array([as_bytes(s) for s in sentences], dtype=object))
-                return {name: np.array(value, copy=True) for name, value in outputs.items()}
+                if self._batch != len(batch):
+                    self.interpreter.resize_tensor_input(self._input, [len(batch)])
+                    self.interpreter.allocate_tensors()
+                    self._batch = len(batch)
+                self.interpreter.set_tensor(self._input, batch)
+                self.interpreter.invoke()
+                return {name: self.interpreter.get_tensor(self._outputs[name]) for name in names or self._outputs}
         except RuntimeError as e:
             raise explain_missing_ops(e, self.path) from None
 
@@ -119,7 +135,7 @@ class TFLiteTagger:
         """Per sentence: `words`, `word_starts`/`word_ends` (UTF-8 byte offsets), one tag list per task,
         and `upos_second_best` when the model tags UPOS."""
         return tag_in_batches([as_bytes(s) for s in sentences], self.batch_size,
-                              lambda batch: output_rows(self.run(batch), batch))
+                              lambda batch: output_rows(self.run(batch, self._text_outputs), batch))
 
     def tag_words(self, sentences: list[list[str]]) -> list[dict[str, list]]:
         """Tags gold-tokenised sentences through the raw-text signature.
