@@ -26,7 +26,7 @@ from tagger.runtime.batching import as_bytes, output_rows, tag_in_batches
 
 SIGNATURE = "serving_default"
 # Sentences per interpreter call: on 1 thread, length-sorted batches of 4-8 tag the most words per
-# second (BENCHMARKS.md section 9: en_ewt test, 8 beat 1, 32, 64 and 128 on two MiniBERTs).
+# second (BENCHMARKS.md section 9: en_ewt test, two MiniBERTs; 64 was 29-38% slower).
 DEFAULT_BATCH = 8
 REGISTRAR = "tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS"
 
@@ -115,8 +115,8 @@ class TFLiteTagger:
 
     def run(self, sentences: list[str | bytes], names: list[str] | None = None) -> dict[str, np.ndarray]:
         """Raw signature outputs for one batch (all, or `names`). Straight on the interpreter: the
-        signature runner re-allocated every tensor and copied every output on each call, about
-        0.2 ms of a 1.1 ms sentence (BENCHMARKS.md section 9); here tensors are re-allocated only
+        signature runner re-allocated every tensor and copied every output on each call, 0.27 ms
+        of a 1.1 ms sentence (BENCHMARKS.md section 9); here tensors are re-allocated only
         when the batch size changes, and `get_tensor` copies only the outputs asked for."""
         batch = np.array([as_bytes(s) for s in sentences], dtype=object)
         try:
