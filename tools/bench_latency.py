@@ -45,6 +45,13 @@ from absl import app, flags  # noqa: E402
 
 from tools import benchlib as B  # noqa: E402
 
+def _valid_tasks(heads: list[str]) -> bool:
+    try:
+        return bool(B.random_label_lists(heads))
+    except ValueError:
+        return False
+
+
 def define_flags():
     flags.DEFINE_string("teacher_dir", None, "Teacher model directory; default: random mBERT-sized weights.")
     flags.DEFINE_string("student_dir", None, "Student model directory; default: random MiniBERT weights.")
@@ -56,6 +63,7 @@ def define_flags():
     flags.DEFINE_integer("max_seq_length", 128, "Random models: window length.")
     flags.DEFINE_list("student_tasks", ["upos:18"], "Random student: its task heads, task:labels. The e5 UD student "
                       "has upos:18,ufeats:6899.")
+    flags.register_validator("student_tasks", _valid_tasks, "--student_tasks: task:labels, labels >= 2, e.g. upos:18")
     flags.DEFINE_list("lengths", ["32", "128"], "Window lengths (wordpieces incl. [CLS]/[SEP]) for ids_L and text_L.")
     flags.DEFINE_integer("sentence_words", 20, "Words in the end-to-end sentence (text_<n>w) and throughput batch.")
     flags.DEFINE_list("proportional_words", ["10", "100"], "Short and long sentence (words) for the "
