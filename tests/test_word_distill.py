@@ -149,7 +149,7 @@ def distill_command(model_dir, teacher_dir, *extra):
 
 @pytest.mark.parametrize("recipe,extra", [
     ("tsai2019", ["--student_vocab=trim:120", "--teacher_cache_topk=4", "--teacher_cache_windows=30"]),
-    ("xtremedistil", ["--student_vocab=trim:120"]),
+    ("xtremedistil", ["--student_vocab=trim:120", "--student_head_ranks=upos:4", "--export=float32"]),
 ])
 def test_distill_a_student_with_a_trimmed_vocab(tmp_path, sample_tagger_dir, recipe, extra):
     """End to end: trimmed vocab.txt in the student's dir, word-level stages, a loadable smaller model."""
@@ -167,3 +167,17 @@ def test_distill_a_student_with_a_trimmed_vocab(tmp_path, sample_tagger_dir, rec
         assert json.load(f)["tasks"]["upos"]["per_treebank"]["en_sample"]["words"] > 0
     if "--teacher_cache_topk=4" in extra:
         assert teacher_cache.read_info(str(model_dir / "teacher_cache"))["level"] == "word"
+    if "--student_head_ranks=upos:4" in extra:  # a low-rank head trains, reloads and exports as its checkpoint
+        assert config["head_ranks"] == {"upos": 4}
+        labels = len(config["tasks"]["upos"])
+        assert [int(v.shape[-1]) for v in model.heads["upos"].trainable_variables] == [4, labels, labels]
+        with open(model_dir / "metrics" / "verify.json") as f:
+            assert json.load(f)["passed"]
+
+
+def test_head_rank_for_an_unknown_task_stops_before_work(tmp_path, sample_tagger_dir):
+    result = subprocess.run(distill_command(tmp_path / "student", sample_tagger_dir, "--student_head_ranks=xpos:4"),
+                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "--student_head_ranks: head rank 'xpos:4': no task 'xpos' (tasks: upos" in result.stderr
+    assert not (tmp_path / "student").exists()

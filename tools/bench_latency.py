@@ -45,9 +45,19 @@ from absl import app, flags  # noqa: E402
 
 from tools import benchlib as B  # noqa: E402
 
+
 def _valid_tasks(heads: list[str]) -> bool:
     try:
         return bool(B.random_label_lists(heads))
+    except ValueError:
+        return False
+
+
+def _valid_ranks(values: dict) -> bool:
+    from tagger.models.heads import parse_head_ranks
+    try:
+        parse_head_ranks(values["student_head_ranks"], list(B.random_label_lists(values["student_tasks"])))
+        return True
     except ValueError:
         return False
 
@@ -64,6 +74,10 @@ def define_flags():
     flags.DEFINE_list("student_tasks", ["upos:18"], "Random student: its task heads, task:labels. The e5 UD student "
                       "has upos:18,ufeats:6899.")
     flags.register_validator("student_tasks", _valid_tasks, "--student_tasks: task:labels, labels >= 2, e.g. upos:18")
+    flags.DEFINE_list("student_head_ranks", [], "Random student: low-rank heads, task:rank (e.g. ufeats:64), as "
+                      "tagger.distill --student_head_ranks.")
+    flags.register_multi_flags_validator(["student_head_ranks", "student_tasks"], _valid_ranks,
+                                         "--student_head_ranks: task:rank, rank >= 1, for a task of --student_tasks")
     flags.DEFINE_list("lengths", ["32", "128"], "Window lengths (wordpieces incl. [CLS]/[SEP]) for ids_L and text_L.")
     flags.DEFINE_integer("sentence_words", 20, "Words in the end-to-end sentence (text_<n>w) and throughput batch.")
     flags.DEFINE_list("proportional_words", ["10", "100"], "Short and long sentence (words) for the "
@@ -195,8 +209,13 @@ def load_or_build(role: str, model_dir: str | None, work_dir: str, vocab_file: s
         description = "random weights, " + description
     directory = os.path.join(work_dir, role)
     heads = B.random_label_lists(FLAGS.student_tasks) if role == "student" else {"upos": B.UPOS_LABELS}
+    from tagger.models.heads import parse_head_ranks
+    ranks = parse_head_ranks(FLAGS.student_head_ranks, list(heads)) if role == "student" else {}
+    if ranks:
+        description += ", low-rank heads " + ", ".join(f"{task}:{rank}" for task, rank in ranks.items())
     model, tokenizer, config = B.write_random_model_dir(directory, encoder, heads, vocab_file,
-                                                        FLAGS.max_seq_length, seed=0 if role == "teacher" else 1)
+                                                        FLAGS.max_seq_length, seed=0 if role == "teacher" else 1,
+                                                        head_ranks=ranks)
     return model, tokenizer, config, directory, directory, description
 
 
@@ -205,10 +224,10 @@ def model_summary(model, config: dict, model_dir: str, description: str, inputs:
     params = B.param_counts(model)
     flops = {}
     for name, info in inputs["described"].items():
-        flops[name] = B.forward_flops(config["encoder"], info["window_length"], num_labels, batch=info["windows"],
+        flops[name] = B.forward_flops(config, info["window_length"], batch=info["windows"],
                                       head_rows=info["words"])
     for length in map(int, FLAGS.lengths):
-        flops[f"ids_{length}"] = B.forward_flops(config["encoder"], length, num_labels)
+        flops[f"ids_{length}"] = B.forward_flops(config, length)
     return {"model_dir": model_dir, "source": description, "encoder": config["encoder"], "tasks": list(config["tasks"]),
             "num_labels": num_labels, "max_seq_length": config["tokenizer"]["max_seq_length"],
             "params": params, "flops": flops,

@@ -234,7 +234,8 @@ def student_config_from_flags(vocab_size: int) -> tuple[dict, str]:
 
 
 def write_random_model_dir(directory: str, encoder_config: dict, label_lists: dict[str, list[str]],
-                           vocab_file: str, max_seq_length: int = 128, seed: int = 0):
+                           vocab_file: str, max_seq_length: int = 128, seed: int = 0,
+                           head_ranks: dict[str, int] | None = None):
     """A self-contained model directory with random weights (config, vocab.txt, checkpoints/).
 
     Written the way `tagger.distill` writes its final student, so the exporters and
@@ -247,9 +248,10 @@ def write_random_model_dir(directory: str, encoder_config: dict, label_lists: di
     from tagger.models.tagger import Tagger, checkpoint_dir, make_config, prepare_model_dir
     tf_keras.utils.set_random_seed(seed)
     tokenizer = WordPieceTokenizer(load_vocab(vocab_file), max_seq_length=max_seq_length)
-    config = prepare_model_dir(directory, make_config(encoder_config, label_lists, tokenizer, "random:benchmark"),
-                               tokenizer, vocab_file)
-    model = Tagger(build_encoder(encoder_config), label_lists).build_variables()
+    extra = {"head_ranks": head_ranks} if head_ranks else {}
+    config = prepare_model_dir(directory, make_config(encoder_config, label_lists, tokenizer, "random:benchmark",
+                                                      **extra), tokenizer, vocab_file)
+    model = Tagger(build_encoder(encoder_config), label_lists, head_ranks=head_ranks).build_variables()
     tf.train.CheckpointManager(tf.train.Checkpoint(model=model), checkpoint_dir(directory),
                                max_to_keep=1).save(checkpoint_number=0)
     return model, tokenizer, config
@@ -279,24 +281,34 @@ def param_counts(model) -> dict:
     return counts
 
 
-def forward_flops(config: dict, length: int, num_labels: int, batch: int = 1, head_rows: int | None = None) -> int:
-    """Multiply-add FLOPs (2 per MAC) of one forward pass over `batch` windows of `length` wordpieces,
-    the heads on `head_rows` rows (default: every piece, as `tag_ids`; text signatures run them on
-    each word's first piece only).
+def forward_flops(config: dict, length: int, batch: int = 1, head_rows: int | None = None) -> int:
+    """Multiply-add FLOPs (2 per MAC) of one forward pass of the tagger `config` (tagger_config.json)
+    over `batch` windows of `length` wordpieces, the heads on `head_rows` rows (default: every piece,
+    as `tag_ids`; text signatures run them on each word's first piece only).
 
-    Counts the matrix multiplies (projections, attention scores and mixing, feed-forward, heads);
-    lookups, LayerNorm, softmax and GELU are left out (a few percent).
+    Counts the matrix multiplies (projections, attention scores and mixing, feed-forward, heads,
+    low-rank heads as their two factors); lookups, LayerNorm, softmax and GELU are left out (a few
+    percent).
     """
+    encoder = config["encoder"]
     n = batch * length
     head_rows = n if head_rows is None else head_rows
-    if config["type"] == "bilstm":
-        e, u = config["embedding_width"], config["lstm_units"]
-        return int(2 * 2 * 4 * n * (e + u) * u + 2 * head_rows * 2 * u * num_labels)
-    h, inner, layers = config["hidden_size"], config["intermediate_size"], config["num_layers"]
-    e = config.get("embedding_width") or h
+    if encoder["type"] == "bilstm":
+        e, u = encoder["embedding_width"], encoder["lstm_units"]
+        return int(2 * 2 * 4 * n * (e + u) * u + 2 * head_rows * head_macs(config, 2 * u))
+    h, inner, layers = encoder["hidden_size"], encoder["intermediate_size"], encoder["num_layers"]
+    e = encoder.get("embedding_width") or h
     per_layer = 2 * n * h * 3 * h + 2 * 2 * batch * length * length * h + 2 * n * h * h + 2 * 2 * n * h * inner
     projection = 2 * n * e * h if e != h else 0
-    return int(layers * per_layer + projection + 2 * head_rows * h * num_labels)
+    return int(layers * per_layer + projection + 2 * head_rows * head_macs(config, h))
+
+
+def head_macs(config: dict, width: int) -> int:
+    """Multiply-adds per row of all task heads on `width`-wide features: width x labels, or
+    width x rank + rank x labels for a low-rank head."""
+    ranks = config.get("head_ranks") or {}
+    return sum(width * len(labels) if task not in ranks else (width + len(labels)) * ranks[task]
+               for task, labels in config["tasks"].items())
 
 
 def path_size(path: str) -> int:

@@ -38,6 +38,11 @@ def define_flags():
     flags.DEFINE_integer("student_heads", 4, "MiniBERT attention heads.")
     flags.DEFINE_integer("student_intermediate_size", 1024, "MiniBERT feed-forward size.")
     flags.DEFINE_integer("student_embedding_width", None, "Factorised embeddings: vocab x E, then E x hidden.")
+    flags.DEFINE_list("student_head_ranks", [], "Low-rank task heads, task:rank (e.g. ufeats:64): hidden x rank, "
+                      "then rank x labels. A 6,899-class UFeats head is most of a MiniBERT's non-embedding size.")
+    flags.register_validator("student_head_ranks", lambda specs: all(
+        s.partition(":")[2].isdigit() and int(s.partition(":")[2]) >= 1 for s in specs),
+        "--student_head_ranks: task:rank with rank >= 1, e.g. ufeats:64")
     flags.DEFINE_integer("bilstm_embedding_width", 300, "BiLSTM student: word-piece embedding width.")
     flags.DEFINE_integer("bilstm_units", 600, "BiLSTM student: units per direction.")
     flags.DEFINE_string("student_vocab", "teacher", "The student's vocabulary: teacher (the teacher's), trim:N (the "
@@ -122,7 +127,8 @@ def main(argv):
     student = StudentSpec(FLAGS.student, FLAGS.student_layers, FLAGS.student_hidden_size, FLAGS.student_heads,
                           FLAGS.student_intermediate_size, FLAGS.student_embedding_width,
                           FLAGS.bilstm_embedding_width, FLAGS.bilstm_units, vocab=FLAGS.student_vocab,
-                          vocab_sample_lines=FLAGS.student_vocab_sample_lines)
+                          vocab_sample_lines=FLAGS.student_vocab_sample_lines,
+                          head_ranks=tuple(FLAGS.student_head_ranks))
     # Every setting has the flag of its name; --svd_init is auto | true | false.
     named = {field.name: FLAGS[field.name].value for field in dataclasses.fields(DistillSettings)
              if field.name != "svd_init"}

@@ -21,6 +21,7 @@ from tagger.data.wordpiece import load_vocab
 from tagger.distill import recipes, student_vocab, teacher_cache
 from tagger.supervised import evaluate_splits
 from tagger.models import encoders, students
+from tagger.models.heads import parse_head_ranks
 from tagger.models.build import build_encoder
 from tagger.errors import UserError
 from tagger.models.tagger import (Tagger, checkpoint_dir, load_model_dir, make_config, prepare_model_dir,
@@ -42,6 +43,7 @@ class StudentSpec:
     bilstm_units: int = 600
     vocab: str = "teacher"             # teacher | trim:N | FILE (distill/student_vocab.py)
     vocab_sample_lines: int = 10000    # trim:N counts pieces on the training text and this many lines per transfer file
+    head_ranks: tuple[str, ...] = ()   # low-rank task heads, task:rank (models/heads.py)
 
     def config(self, vocab_size: int) -> dict:
         if self.kind == "minibert":
@@ -171,6 +173,10 @@ def distill(model_dir: str, teacher_dir: str, train_data: str, *, strategy: tf.d
     with strategy.scope():
         teacher, tokenizer, teacher_config = load_model_dir(teacher_dir)
     label_lists = teacher_config["tasks"]
+    try:
+        head_ranks = parse_head_ranks(list(student.head_ranks), list(label_lists))
+    except ValueError as e:
+        raise UserError(f"--student_head_ranks: {e}") from None
     train: list[Sentence] = read_corpus(train_data, data_format)
     dev = read_corpus(dev_data, data_format) if dev_data else None
     train_text = pipeline.sentences_as_text(train)
@@ -185,11 +191,12 @@ def distill(model_dir: str, teacher_dir: str, train_data: str, *, strategy: tf.d
     level = level_choice(settings.distill_level, own_vocab, log)
     config = student.config(student_tokenizer.vocab_size if own_vocab else teacher_config["encoder"]["vocab_size"])
     with strategy.scope():
-        model = Tagger(build_encoder(config), label_lists).build_variables()
+        model = Tagger(build_encoder(config), label_lists, head_ranks=head_ranks).build_variables()
     svd = svd_choice(settings.svd_init, model, teacher, log)
     prepare_model_dir(model_dir, make_config(config, label_lists, student_tokenizer, f"distill:{settings.recipe}",
                                              teacher_dir=os.path.abspath(teacher_dir), svd_init=svd,
                                              student_vocab=student.vocab, distill_level=level,
+                                             **({"head_ranks": head_ranks} if head_ranks else {}),
                                              dev_data=dev_data, test_data=test_data), student_tokenizer, student_file)
     if svd:
         rows = student_vocab.student_table(

@@ -23,6 +23,7 @@ from tagger.data.tokenizer import PieceTokenizer
 from tagger.data.tokenizer_files import tokenizer_from_settings, write_into
 from tagger.models.build import build_encoder
 from tagger.models.encoders import InitError
+from tagger.models.heads import task_head
 
 CONFIG_FILE = "tagger_config.json"
 # 2: the tokenizer entry names its kind (wordpiece | sentencepiece). Configs without a version are 1.
@@ -30,20 +31,19 @@ FORMAT_VERSION = 2
 
 
 class Tagger(tf_keras.Model):
-    """Encoder -> dropout -> one dense softmax head per task (logits over that task's labels)."""
+    """Encoder -> dropout -> one softmax head per task (logits over that task's labels): dense, or
+    low-rank for the tasks in `head_ranks` (`{"ufeats": 64}`, models/heads.py)."""
 
     def __init__(self, encoder: tf_keras.layers.Layer, label_lists: dict[str, list[str]],
-                 dropout_rate: float = 0.1, **kwargs):
+                 dropout_rate: float = 0.1, head_ranks: dict[str, int] | None = None, **kwargs):
         super().__init__(**kwargs)
         self.encoder = encoder
         if hasattr(encoder, "pooler_layer"):  # [CLS] pooling is unused by a tagger: keep it out of training
             encoder.pooler_layer.trainable = False
         self.tasks = list(label_lists)
         self.dropout = tf_keras.layers.Dropout(dropout_rate)
-        self.heads = {task: tf_keras.layers.Dense(
-            len(labels), name=f"{task}_head", dtype="float32",
-            kernel_initializer=tf_keras.initializers.TruncatedNormal(stddev=0.02))
-            for task, labels in label_lists.items()}
+        self.heads = {task: task_head(task, len(labels), (head_ranks or {}).get(task))
+                      for task, labels in label_lists.items()}
 
     def call(self, inputs, training=False, return_hidden=False, rows=None):
         """Logits per task, `[windows, length, labels]`; with `rows` (a function of the sequence
@@ -137,7 +137,8 @@ def load_model_dir(model_dir: str, checkpoint: str | None = None) -> tuple[Tagge
     """Rebuilds the tagger from its config and restores the latest (or given) checkpoint's weights."""
     config = read_config(model_dir)
     tokenizer = tokenizer_from_config(model_dir, config)
-    model = Tagger(build_encoder(config["encoder"]), config["tasks"]).build_variables()
+    model = Tagger(build_encoder(config["encoder"]), config["tasks"],
+                   head_ranks=config.get("head_ranks")).build_variables()
     path = checkpoint or tf.train.latest_checkpoint(checkpoint_dir(model_dir))
     if path is None:
         raise InitError(f"{model_dir}: no checkpoint in {checkpoint_dir(model_dir)}")
@@ -161,7 +162,8 @@ def check_heads(path: str, config: dict, model_dir: str) -> None:
         raise InitError(f"{path}: checkpoint is damaged or unreadable ({str(e).splitlines()[0][:200]}); "
                         "restore it from a copy or retrain") from None
     for task, labels in config["tasks"].items():
-        kernel = [shape for name, shape in shapes.items() if f"heads/{task}/" in name and "kernel" in name]
+        kernel = [shape for name, shape in shapes.items()
+                  if f"heads/{task}/" in name and "kernel" in name and "/down/" not in name]
         if kernel and kernel[0][-1] != len(labels):
             raise InitError(f"{os.path.join(model_dir, CONFIG_FILE)}: task {task!r} lists {len(labels)} labels but "
                             f"the checkpoint's {task} head has {kernel[0][-1]}; restore the label list written by "
