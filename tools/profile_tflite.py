@@ -3,8 +3,9 @@
   python tools/profile_tflite.py --model_dir=DIR [--quantize=dynamic_int8] [--words=20]
   python tools/profile_tflite.py --quick                  # a random MiniBERT on the sample vocab
 
-LiteRT's Python wheel exposes no per-op profiler, and the C++ benchmark tool cannot be built here,
-so the model is cut into its stages and each stage is converted and timed as its own TFLite model,
+LiteRT's Python wheel exposes no per-op profiler, and the C++ benchmark tool cannot be built here.
+Its `libLiteRt.so` has a profiler C API for the CompiledModel runtime, but that runtime cannot run
+this model (its string input reads as dtype 'unknown'; creating buffers fails), so the model is cut into its stages and each stage is converted and timed as its own TFLite model,
 with the same converter settings as the export:
 
   tokenize    raw sentences -> windows (word splitting, normalisation, pieces, windows)
