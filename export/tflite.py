@@ -16,7 +16,11 @@ ops); register them with tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS.
 Quantization:
   float32       no quantization.
   dynamic_int8  int8 weights, float activations (Optimize.DEFAULT); usually the
-                fastest on CPU and close to float.
+                fastest on CPU and close to float. The word-embedding table is int8 with one
+                scale per row (models/int8_table.py), not TFLite's one scale for the table.
+  embeddings_int8  the word-embedding table in int8 (one scale per row), everything else
+                float32: for a large-vocabulary teacher, whose table is most of its size,
+                when dynamic_int8 misses its agreement gate (BENCHMARKS.md §8).
   full_int8     int8 weights and activations, calibrated on real sentences
                 (--calibration_data, default: the dev data recorded in the model's
                 config, if any). Attention softmax (whose additive mask is -1e9) and
@@ -54,6 +58,8 @@ from tagger.runtime.tflite import load_interpreter
 from tagger.serving import load_module
 
 QUANTIZE_MODES = TFLITE_VARIANTS
+# Modes whose graph looks words up in an int8 table with one scale per row (models/int8_table.py).
+INT8_TABLE_MODES = ("dynamic_int8", "embeddings_int8")
 # Tensor names (regex) kept in float in full_int8: the masked attention softmax and LayerNorm.
 DEFAULT_FLOAT_NODES = r"softmax|layer_norm"
 # Op types kept in float in full_int8: int8 BROADCAST_TO came out wrong here (position embeddings).
@@ -65,7 +71,8 @@ FLAGS = flags.FLAGS
 def define_flags():
     flags.DEFINE_string("model_dir", None, "Model directory to export (its latest checkpoint).")
     flags.DEFINE_enum("quantize", "dynamic_int8", list(QUANTIZE_MODES) + ["none"],
-                      "Quantization of the exported model: float32, dynamic_int8 or full_int8.")
+                      "Quantization of the exported model: float32, dynamic_int8, full_int8 or embeddings_int8 "
+                      "(int8 word-embedding table, float32 elsewhere).")
     flags.register_validator("quantize", lambda value: value != "none",
                              "--quantize=none is now --quantize=float32 (no quantization)")
     flags.DEFINE_string("calibration_data", None,
@@ -124,6 +131,8 @@ def convert(module, quantize: str, calibration: list[str] | None = None,
     converter = _converter(module)
     if quantize == "float32":
         return converter.convert(), ["float32"]
+    if quantize == "embeddings_int8":
+        return converter.convert(), ["int8 word-embedding table (one scale per row), float32 elsewhere"]
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantize == "dynamic_int8":
         return converter.convert(), ["int8 weights, float activations (dynamic range)"]
@@ -180,7 +189,7 @@ def export_tflite(model_dir: str, quantize: str = "dynamic_int8", calibration_da
         calibration = read_sentences(calibration_data, calibration_sentences)
         if not calibration:
             raise UserError(f"--calibration_data={calibration_data}: no sentences found")
-    module = load_module(model_dir)
+    module = load_module(model_dir, int8_word_table=quantize in INT8_TABLE_MODES)
     model, notes = convert(module, quantize, calibration, float_nodes, float_ops)
     ops = op_summary(model)
     custom = sorted(op for op in ops if not op.isupper())

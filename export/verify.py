@@ -9,7 +9,7 @@ checkpoint's (agreement) and the F1 difference from the checkpoint, overall and
 per treebank. Writes MODEL_DIR/metrics/verify.json; exits 1 when an artifact's
 agreement (its lowest over tasks) is below its gate:
   float32 (SavedModel, tagger_float32.tflite)  max(--min_agreement_float, --min_agreement)
-  dynamic_int8 (and other .tflite names)    --min_agreement
+  dynamic_int8, embeddings_int8 (and other .tflite names)  --min_agreement
   full_int8                                 --min_agreement_full_int8
 
 TFLite models take raw text, so each sentence goes in as its words joined by
@@ -68,9 +68,10 @@ def define_flags():
 
 def gates(min_agreement: float = DYNAMIC_GATE, min_agreement_float: float = FLOAT_GATE,
           min_agreement_full_int8: float = FULL_INT8_GATE) -> dict[str, float]:
-    """Agreement gate per precision: `float32` (SavedModel and float TFLite), `dynamic_int8`, `full_int8`."""
+    """Agreement gate per precision: `float32` (SavedModel and float TFLite), `dynamic_int8` and
+    `embeddings_int8`, `full_int8`."""
     float_gate = max(min_agreement_float, min_agreement)
-    return {"float32": float_gate, "dynamic_int8": min_agreement,
+    return {"float32": float_gate, "dynamic_int8": min_agreement, "embeddings_int8": min_agreement,
             "full_int8": min_agreement_full_int8}
 
 
@@ -147,14 +148,16 @@ def _saved_model_tags(path: str, sentences: list[list[str]], tokenizer, label_li
 
 
 def verify(model_dir: str, data: str, artifacts: list[str] | None = None, thresholds: dict | None = None,
-           data_format: str = "auto", batch_size: int = 64, verbose: bool = True) -> dict:
-    """Compares artifacts with the checkpoint; writes MODEL_DIR/metrics/verify.json and returns the report."""
+           data_format: str = "auto", batch_size: int = 64, verbose: bool = True, every: int = 1,
+           report_path: str | None = None) -> dict:
+    """Compares artifacts with the checkpoint on every `every`-th sentence of `data`; writes the
+    report to `report_path` (default MODEL_DIR/metrics/verify.json) and returns it."""
 
     thresholds = {**gates(), **(thresholds or {})}
     artifacts = list(artifacts) if artifacts else default_artifacts(model_dir)
     if not artifacts:
         raise UserError(f"{model_dir}/export holds no SavedModel or .tflite: export first")
-    sentences = read_corpus(data, data_format)
+    sentences = read_corpus(data, data_format)[::every]
     model, tokenizer, config = load_model_dir(model_dir)
     tasks = list(config["tasks"])
     checkpoint = WordTagger(model, tokenizer, config["tasks"], batch_size)
@@ -190,7 +193,7 @@ def verify(model_dir: str, data: str, artifacts: list[str] | None = None, thresh
 
     report = {"data": data, "sentences": len(sentences), "checkpoint": checkpoint_metrics,
               "artifacts": checks, "passed": all(c["passed"] for c in checks)}
-    write_json_atomic(os.path.join(model_dir, "metrics", "verify.json"), report)
+    write_json_atomic(report_path or os.path.join(model_dir, "metrics", "verify.json"), report)
     if verbose:
         print(format_report(report))
     return report

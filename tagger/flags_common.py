@@ -11,7 +11,7 @@ from absl import flags
 from tagger.data.corpus import DATA_FORMATS
 from tagger.training import setup_run, worker_model_dir
 
-TFLITE_VARIANTS = ("float32", "dynamic_int8", "full_int8")
+TFLITE_VARIANTS = ("float32", "dynamic_int8", "full_int8", "embeddings_int8")
 EXPORTS = ("saved_model",) + TFLITE_VARIANTS
 STRATEGIES = ("one_device", "mirrored", "multi_worker_mirrored", "tpu", "off")
 

@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from tagger.data.tokenizer import PieceTokenizer
 from tagger.inference import word_logits
+from tagger.models.int8_table import Int8RowTable, word_table_of
 from tagger.models.tagger import load_model_dir
 
 SENTENCES_SPEC = tf.TensorSpec([None], tf.string, name="sentences")
@@ -58,9 +59,12 @@ class TaggerModule(tf.Module):
     """Wraps (model, tokenizer, label lists); its tf.functions are the export signatures."""
 
     def __init__(self, model, tokenizer: PieceTokenizer, label_lists: dict[str, list[str]],
-                 name: str = "tagger"):
+                 name: str = "tagger", int8_word_table: bool = False):
+        """`int8_word_table`: look words up in an int8 copy of the table, one scale per row
+        (models/int8_table.py), for the TFLite export; the SavedModel keeps the float table."""
         super().__init__(name=name)
         self.model = model
+        self.word_table = Int8RowTable(word_table_of(model.encoder)) if int8_word_table else None
         self.tokenizer = tokenizer
         self.tasks = list(label_lists)
         self.label_lists = {task: list(labels) for task, labels in label_lists.items()}
@@ -80,6 +84,8 @@ class TaggerModule(tf.Module):
 
     def _word_ids(self, features: dict) -> dict[str, tf.Tensor]:
         """Flat per-word best label ids per task, plus the UPOS runner-up."""
+        if self.word_table is not None:
+            features = dict(features, input_word_embeddings=self.word_table.lookup(features["input_word_ids"]))
         logits = word_logits(self.model, features)
         ids = {}
         for task in self.tasks:
@@ -141,7 +147,7 @@ class TaggerModule(tf.Module):
         return {f"{task}_logits": tf.cast(logits[task], tf.float32) for task in self.tasks}
 
 
-def load_module(model_dir: str, checkpoint: str | None = None) -> TaggerModule:
+def load_module(model_dir: str, checkpoint: str | None = None, int8_word_table: bool = False) -> TaggerModule:
     """The serving module for a model directory's latest (or given) checkpoint."""
     model, tokenizer, config = load_model_dir(model_dir, checkpoint)
-    return TaggerModule(model, tokenizer, config["tasks"])
+    return TaggerModule(model, tokenizer, config["tasks"], int8_word_table=int8_word_table)

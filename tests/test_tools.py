@@ -298,3 +298,43 @@ def test_bench_corpus_counts_order_disagreements():
     assert order_disagreements(rows, [{**rows[0], "upos": ["X", "VERB"]}]) == (1, 4)
     with pytest.raises(AssertionError, match="word split"):
         order_disagreements(rows, [{**rows[0], "words": ["a", "c"]}])
+
+
+def test_peer_compare_names_a_metrics_file_after_its_model():
+    from tools.peer_compare import metrics_file
+    assert metrics_file("runs/s/metrics/test_tflite_dynamic_int8.json", "test")[0] == "s test_tflite_dynamic_int8"
+    assert metrics_file("bench/s_rank64/test.json", "test")[0] == "s_rank64 test"
+    assert metrics_file("runs/s", "dev") == ("s", os.path.join("runs/s", "metrics", "dev.json"))
+
+
+def test_int8_sensitivity_restoring_every_weight_gives_the_float_model(sample_tagger_dir):
+    """The flatbuffer edit is exact: with the table and every matrix back in float32, the int8 model
+    tags like the float32 one; with only the heads back, it keeps the int8 encoder."""
+    from tensorflow.lite.tools import flatbuffer_utils
+    from export.tflite import convert
+    from tagger.models.tagger import read_config
+    from tagger.runtime.tflite import TFLiteTagger
+    from tagger.serving import load_module
+    from tools.int8_sensitivity import quantized_weights, restore_float, select
+    module = load_module(sample_tagger_dir)
+    float_bytes, _ = convert(module, "float32")
+    int8_bytes, _ = convert(module, "dynamic_int8")
+    float_model = flatbuffer_utils.read_model_from_bytearray(bytearray(float_bytes))
+    weights = quantized_weights(flatbuffer_utils.read_model_from_bytearray(bytearray(int8_bytes)), float_model)
+    config = read_config(sample_tagger_dir)
+    sizes = {len(labels) for labels in config["tasks"].values()}
+    # Heads under 1,024 weights are not quantized by TFLite at all: the 133-bundle UFeats head is.
+    assert len(select("table", weights, sizes, 0)) == 1 and 1 <= len(select("heads", weights, sizes, 0)) <= len(sizes)
+    everything = select("table", weights, sizes, 0) + select("weights", weights, sizes, 0)
+    assert len(everything) == len(weights)
+    restored = restore_float(int8_bytes, float_model, everything)
+    texts = ["Anna works in Berlin .", "The cats sat on the mat and looked at the dogs ."]
+    outputs = []
+    for data in (restored, float_bytes):
+        path = os.path.join(sample_tagger_dir, "export", f"check_{len(outputs)}.tflite")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+        outputs.append(TFLiteTagger(path).tag_text(texts))
+        os.remove(path)
+    assert outputs[0] == outputs[1]

@@ -70,8 +70,10 @@ def table(result: dict, models: list[str], peers: list[str]) -> str:
 
 def metrics_file(model: str, split: str) -> tuple[str, str]:
     """(name, metrics path) of a model directory, or of a metrics file given as it is."""
-    if model.endswith(".json"):
-        directory = os.path.dirname(os.path.dirname(os.path.abspath(model)))
+    if model.endswith(".json"):  # MODEL_DIR/metrics/NAME.json, or a copy in bench/MODEL/NAME.json
+        directory = os.path.dirname(os.path.abspath(model))
+        if os.path.basename(directory) == "metrics":
+            directory = os.path.dirname(directory)
         return f"{os.path.basename(directory)} {os.path.basename(model)[:-len('.json')]}", model
     return os.path.basename(os.path.normpath(model)), os.path.join(model, "metrics", f"{split}.json")
 

@@ -31,8 +31,12 @@ MODEL_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
 
 
 def model_inputs(features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-    """The three BERT inputs out of a feature dict."""
-    return {name: features[name] for name in MODEL_INPUTS}
+    """The three BERT inputs out of a feature dict, plus `input_word_embeddings` when the caller
+    looked the words up itself (the int8 table of the TFLite export, models/int8_table.py)."""
+    inputs = {name: features[name] for name in MODEL_INPUTS}
+    if "input_word_embeddings" in features:
+        inputs["input_word_embeddings"] = features["input_word_embeddings"]
+    return inputs
 
 
 def word_level(values: tf.Tensor, label_mask: tf.Tensor) -> tf.Tensor:

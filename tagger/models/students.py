@@ -56,7 +56,10 @@ class BiLSTMEncoder(tf_keras.layers.Layer):
         return self.word_embeddings.embeddings
 
     def call(self, inputs, training=False):
-        embedded = self.dropout(self.word_embeddings(inputs["input_word_ids"]), training=training)
+        embedded = inputs.get("input_word_embeddings")  # looked up by the caller, as BertEncoderV2 allows
+        if embedded is None:
+            embedded = self.word_embeddings(inputs["input_word_ids"])
+        embedded = self.dropout(embedded, training=training)
         mask = tf.cast(inputs["input_mask"], tf.bool)
         sequence = self.bilstm(embedded, mask=mask, training=training)
         return {"sequence_output": sequence, "encoder_outputs": [sequence]}

@@ -52,8 +52,10 @@ class Tagger(tf_keras.Model):
         each word's first piece."""
         word_ids = inputs["input_word_ids"]
         type_ids = inputs["input_type_ids"] if "input_type_ids" in inputs else tf.zeros_like(word_ids)
-        outputs = self.encoder(dict(input_word_ids=word_ids, input_mask=inputs["input_mask"],
-                                    input_type_ids=type_ids), training=training)
+        encoder_inputs = dict(input_word_ids=word_ids, input_mask=inputs["input_mask"], input_type_ids=type_ids)
+        if "input_word_embeddings" in inputs:  # looked up by the caller: the TFLite export's int8 table
+            encoder_inputs["input_word_embeddings"] = inputs["input_word_embeddings"]
+        outputs = self.encoder(encoder_inputs, training=training)
         sequence = outputs["sequence_output"] if rows is None else rows(outputs["sequence_output"])
         features = self.dropout(sequence, training=training)
         logits = {task: head(features) for task, head in self.heads.items()}
