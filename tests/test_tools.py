@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, SAMPLE_UD_DEV
+from tagger.data.corpus import read_corpus
 
 SAMPLE_TEXT = "tagger/sample/unlabeled/*.txt"
 TINY_MODELS = ["--teacher_layers=1", "--teacher_hidden_size=16", "--teacher_heads=2", "--teacher_intermediate_size=32",
@@ -338,3 +339,15 @@ def test_int8_sensitivity_restoring_every_weight_gives_the_float_model(sample_ta
         outputs.append(TFLiteTagger(path).tag_text(texts))
         os.remove(path)
     assert outputs[0] == outputs[1]
+
+
+def test_int8_sensitivity_binary_writes_variants_and_a_report(tmp_path, sample_tagger_dir):
+    out = tmp_path / "sensitivity"
+    result = subprocess.run([sys.executable, "tools/int8_sensitivity.py", f"--model_dir={sample_tagger_dir}",
+                             f"--data={SAMPLE_UD_DEV}", "--every=3", "--groups=table,last:2",
+                             f"--output_dir={out}"], capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads((out / "verify.json").read_text(encoding="utf-8"))
+    names = [a["artifact"] for a in report["artifacts"]]
+    assert names == ["tagger_dynamic_int8.tflite", "float_table_dynamic_int8.tflite", "float_last2_dynamic_int8.tflite"]
+    assert report["sentences"] == len(read_corpus(SAMPLE_UD_DEV)[::3])
