@@ -19,6 +19,7 @@ agreement most is where the quantization error comes from. Groups:
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 
@@ -30,6 +31,7 @@ from absl import app, flags  # noqa: E402
 
 FLAGS = flags.FLAGS
 GATHER, DEQUANTIZE = 36, 6
+GROUP = r"table|weights|heads|ffn_out|(first|last):[1-9][0-9]*"
 
 
 def define_flags():
@@ -39,6 +41,8 @@ def define_flags():
     flags.DEFINE_list("groups", ["table", "weights", "heads", "ffn_out", "last:18"], "Weight groups (see above).")
     flags.DEFINE_string("output_dir", None, "Where the variants and verify.json go; default: a temporary directory.")
     flags.mark_flags_as_required(["model_dir", "data"])
+    flags.register_validator("groups", lambda groups: all(re.fullmatch(GROUP, g) for g in groups),
+                             "--groups: each one of table, weights, heads, ffn_out, first:N, last:N (N >= 1)")
 
 
 def _code(model, op) -> int:
@@ -95,6 +99,7 @@ def restore_float(int8_bytes: bytes, float_model, selected: list[dict]) -> bytes
 
 
 def select(group: str, weights: list[dict], label_sizes: set[int], intermediate: int) -> list[dict]:
+    """The weights of one `--groups` entry. Heads are the matrices with a task's label count as rows."""
     matrices = [w for w in weights if w["code"] != GATHER]
     heads = [w for w in matrices if w["shape"][0] in label_sizes]
     encoder = [w for w in matrices if w not in heads]
