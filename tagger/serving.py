@@ -30,7 +30,7 @@ import tensorflow as tf
 
 from tagger.data.tokenizer import PieceTokenizer
 from tagger.inference import word_logits
-from tagger.models.int8_table import Int8RowTable, word_table_of
+from tagger.models.int8_table import Int8RowTable
 from tagger.models.tagger import load_model_dir
 
 SENTENCES_SPEC = tf.TensorSpec([None], tf.string, name="sentences")
@@ -64,7 +64,8 @@ class TaggerModule(tf.Module):
         (models/int8_table.py), for the TFLite export; the SavedModel keeps the float table."""
         super().__init__(name=name)
         self.model = model
-        self.word_table = Int8RowTable(word_table_of(model.encoder)) if int8_word_table else None
+        # Both encoder kinds (BertEncoderV2, the BiLSTM) take `input_word_embeddings` in place of their lookup.
+        self.word_table = Int8RowTable(model.encoder.get_embedding_table().numpy()) if int8_word_table else None
         self.tokenizer = tokenizer
         self.tasks = list(label_lists)
         self.label_lists = {task: list(labels) for task, labels in label_lists.items()}

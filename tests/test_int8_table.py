@@ -47,10 +47,13 @@ def test_lookup_returns_the_dequantized_rows_in_the_ids_shape():
     np.testing.assert_allclose(rows.numpy(), (values * scales)[ids.numpy()], rtol=0, atol=1e-7)
 
 
-def test_embeddings_int8_export_agrees_and_sits_between_int8_and_float(sample_tagger_dir, sample_exports):
+def test_embeddings_int8_export_agrees_and_sits_between_int8_and_float(tmp_path, sample_tagger_dir, sample_exports):
     """The int8 table with a float32 encoder: builtin ops only besides the tokenizer, within the
-    dynamic gate of the checkpoint, and smaller than float32."""
+    dynamic gate of the checkpoint, and smaller than float32. Exported from a copy, so the shared
+    sample directory's export/ keeps only the artifacts other tests expect."""
     import os
+    import shutil
+    sample_tagger_dir = shutil.copytree(sample_tagger_dir, tmp_path / "model", ignore=shutil.ignore_patterns("export"))
     from export.tflite import export_tflite, op_summary
     from export.verify import DYNAMIC_GATE
     from tagger.inference import WordTagger

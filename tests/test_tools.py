@@ -310,7 +310,7 @@ def test_peer_compare_names_a_metrics_file_after_its_model():
 
 def test_int8_sensitivity_restoring_every_weight_gives_the_float_model(sample_tagger_dir):
     """The flatbuffer edit is exact: with the table and every matrix back in float32, the int8 model
-    tags like the float32 one; with only the heads back, it keeps the int8 encoder."""
+    tags like the float32 one."""
     from tensorflow.lite.tools import flatbuffer_utils
     from export.tflite import convert
     from tagger.models.tagger import read_config

@@ -7,8 +7,8 @@ Converts the model twice with TFLite's own quantization (one scale for the word 
 `export.tflite` did before it kept the table itself, per row): float32 and dynamic_int8. The two
 graphs are the same op for op, so each int8 weight tensor has a float twin. For every group it
 writes the int8 model with that group's weights put back in float32, then runs `export.verify` on
-all of them at once (every `--every`-th sentence of `--data`; the report goes to --output_dir). A group whose restoring lifts the
-agreement most is where the quantization error comes from. Groups:
+all of them at once (every `--every`-th sentence of `--data`; the report goes to --output_dir). The
+group whose restoring lifts the agreement most is where the quantization error comes from. Groups:
 
   table      the word-embedding table (GATHER)
   weights    every matrix of a FULLY_CONNECTED / BATCH_MATMUL (the whole encoder and the heads)

@@ -31,15 +31,6 @@ class Int8RowTable(tf.Module):
         self.values = tf.constant(values)
         self.scales = tf.constant(scales)
 
-    @property
-    def shape(self) -> tuple[int, int]:
-        return tuple(self.values.shape)
-
     def lookup(self, ids: tf.Tensor) -> tf.Tensor:
         return tf.cast(tf.gather(self.values, ids), tf.float32) * tf.gather(self.scales, ids)
 
-
-def word_table_of(encoder) -> np.ndarray:
-    """The encoder's word-embedding table: BertEncoderV2 (teachers, MiniBERT) and the BiLSTM both
-    take `input_word_embeddings` in place of their own lookup."""
-    return encoder.get_embedding_table().numpy()
