@@ -290,11 +290,12 @@ def test_full_int8_converts_runs_and_stays_close(sample_tagger_dir, sample_expor
     from tagger.runtime.tflite import TFLiteTagger
     from export.tflite import export_tflite
     from export.verify import verify
-    path = export_tflite(sample_tagger_dir, "full_int8", calibration_data=SAMPLE_UD_DEV, calibration_sentences=32,
-                         verbose=False)
+    # Calibrated on all 240 sample dev sentences: with 32, the toy's UFeats agreement swung between
+    # 0.87 and 0.92 from machine to machine; with all of them it holds at 0.985-0.991.
+    path = export_tflite(sample_tagger_dir, "full_int8", calibration_data=SAMPLE_UD_DEV, verbose=False)
     tagged = TFLiteTagger(path).tag_text([HOSTILE["rtl"], b"", HOSTILE["long"]])
     assert [len(row["upos"]) for row in tagged] == [len(row["words"]) for row in tagged] and \
         len(tagged[2]["words"]) == 5000
     report = verify(sample_tagger_dir, SAMPLE_UD_DEV.replace("*", "en_sample", 1), artifacts=[path], verbose=False)
-    # A 32-wide toy encoder is harsh on per-tensor int8 activations; real models get the 0.95 gate.
-    assert report["artifacts"][0]["min_agreement"] > 0.9
+    check = report["artifacts"][0]
+    assert check["precision"] == "full_int8" and check["gate"] == 0.95 and check["passed"], check["agreement"]
