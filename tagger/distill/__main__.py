@@ -22,6 +22,7 @@ from tagger.distill.recipes import RECIPES
 from tagger.supervised import finetune
 
 FLAGS = flags.FLAGS
+SHAPE_FLAGS = ("student_layers", "student_hidden_size", "student_heads", "student_intermediate_size")
 
 
 def define_flags():
@@ -43,6 +44,14 @@ def define_flags():
     flags.register_validator("student_head_ranks", lambda specs: all(
         s.partition(":")[2].isdigit() and int(s.partition(":")[2]) >= 1 for s in specs),
         "--student_head_ranks: task:rank with rank >= 1, e.g. ufeats:64")
+    flags.DEFINE_list("student_teacher_layers", [], "Build the student from these teacher layers (1-based, e.g. "
+                      "1,2,3), copied with the teacher's embeddings: it takes the teacher's hidden size, heads and "
+                      "feed-forward size, so --student_layers/hidden_size/heads/intermediate_size must be left out.")
+    flags.register_validator("student_teacher_layers", lambda specs: all(s.strip().isdigit() and int(s) >= 1
+                             for s in specs), "--student_teacher_layers: 1-based teacher layer numbers, e.g. 1,2,3")
+    flags.register_validator("student_teacher_layers", lambda specs: not specs or not any(
+        FLAGS[name].present for name in SHAPE_FLAGS), "--student_teacher_layers takes the student's shape from the "
+        "teacher: leave out " + ", ".join("--" + name for name in SHAPE_FLAGS))
     flags.DEFINE_integer("bilstm_embedding_width", 300, "BiLSTM student: word-piece embedding width.")
     flags.DEFINE_integer("bilstm_units", 600, "BiLSTM student: units per direction.")
     flags.DEFINE_string("student_vocab", "teacher", "The student's vocabulary: teacher (the teacher's), trim:N (the "
@@ -128,10 +137,16 @@ def main(argv):
                           FLAGS.student_intermediate_size, FLAGS.student_embedding_width,
                           FLAGS.bilstm_embedding_width, FLAGS.bilstm_units, vocab=FLAGS.student_vocab,
                           vocab_sample_lines=FLAGS.student_vocab_sample_lines,
-                          head_ranks=tuple(FLAGS.student_head_ranks))
+                          head_ranks=tuple(FLAGS.student_head_ranks),
+                          teacher_layers=tuple(int(layer) for layer in FLAGS.student_teacher_layers))
     # Every setting has the flag of its name; --svd_init is auto | true | false.
     named = {field.name: FLAGS[field.name].value for field in dataclasses.fields(DistillSettings)
              if field.name != "svd_init"}
+    if FLAGS.student_teacher_layers and FLAGS.student_embedding_width and \
+            not FLAGS["freeze_word_embeddings"].present:
+        named["freeze_word_embeddings"] = False
+        print("[distill] --student_teacher_layers with a factorised table: the table is trained (measured 82.68 "
+              "against 71.99 UPOS frozen, BENCHMARKS.md section 9); --freeze_word_embeddings keeps it fixed")
     settings = DistillSettings(svd_init=flags_common.tristate(FLAGS.svd_init), **named)
     distill(FLAGS.model_dir, teacher, FLAGS.train_data, strategy=strategy, student=student, settings=settings,
             unlabeled_data=FLAGS.unlabeled_data, unlabeled_data_dir=FLAGS.unlabeled_data_dir,

@@ -20,7 +20,7 @@ from tagger.data.corpus import Sentence, read_corpus
 from tagger.data.wordpiece import load_vocab
 from tagger.distill import recipes, student_vocab, teacher_cache
 from tagger.supervised import evaluate_splits
-from tagger.models import encoders, students
+from tagger.models import encoders, students, teacher_layers
 from tagger.models.heads import parse_head_ranks
 from tagger.models.build import build_encoder
 from tagger.errors import UserError
@@ -44,8 +44,17 @@ class StudentSpec:
     vocab: str = "teacher"             # teacher | trim:N | FILE (distill/student_vocab.py)
     vocab_sample_lines: int = 10000    # trim:N counts pieces on the training text and this many lines per transfer file
     head_ranks: tuple[str, ...] = ()   # low-rank task heads, task:rank (models/heads.py)
+    teacher_layers: tuple[int, ...] = ()  # 1-based teacher layers copied into the student (models/teacher_layers.py)
 
-    def config(self, vocab_size: int) -> dict:
+    def __post_init__(self):
+        if self.teacher_layers and self.kind != "minibert":
+            raise UserError(f"--student_teacher_layers builds a BERT student from the teacher's layers; "
+                            f"--student={self.kind} cannot take them")
+
+    def config(self, vocab_size: int, teacher_encoder: dict) -> dict:
+        if self.teacher_layers:
+            return teacher_layers.student_config(teacher_encoder, self.teacher_layers, vocab_size,
+                                                 self.embedding_width)
         if self.kind == "minibert":
             return students.minibert_config(vocab_size, self.layers, self.hidden_size, self.heads,
                                             self.intermediate_size, embedding_width=self.embedding_width)
@@ -170,6 +179,9 @@ def distill(model_dir: str, teacher_dir: str, train_data: str, *, strategy: tf.d
             unlabeled_data_dir: str | None = None, dev_data: str | None = None, test_data: str | None = None,
             data_format: str = "auto", log=print) -> dict[str, dict]:
     """Distils the tagger in `teacher_dir` into a new student in `model_dir`; returns its metrics."""
+    if student.teacher_layers and settings.svd_init is False:
+        raise UserError("--student_teacher_layers starts the student's word table from the teacher's rows; "
+                        "it cannot be combined with --svd_init=false")
     with strategy.scope():
         teacher, tokenizer, teacher_config = load_model_dir(teacher_dir)
     label_lists = teacher_config["tasks"]
@@ -189,21 +201,28 @@ def distill(model_dir: str, teacher_dir: str, train_data: str, *, strategy: tf.d
                                                           trim_text, log=log)
     own_vocab = student_tokenizer is not tokenizer
     level = level_choice(settings.distill_level, own_vocab, log)
-    config = student.config(student_tokenizer.vocab_size if own_vocab else teacher_config["encoder"]["vocab_size"])
+    config = student.config(student_tokenizer.vocab_size if own_vocab else teacher_config["encoder"]["vocab_size"],
+                            teacher_config["encoder"])
     with strategy.scope():
         model = Tagger(build_encoder(config), label_lists, head_ranks=head_ranks).build_variables()
-    svd = svd_choice(settings.svd_init, model, teacher, log)
+    svd = True if student.teacher_layers else svd_choice(settings.svd_init, model, teacher, log)
     prepare_model_dir(model_dir, make_config(config, label_lists, student_tokenizer, f"distill:{settings.recipe}",
                                              teacher_dir=os.path.abspath(teacher_dir), svd_init=svd,
                                              student_vocab=student.vocab, distill_level=level,
                                              **({"head_ranks": head_ranks} if head_ranks else {}),
+                                             **({"teacher_layers": list(student.teacher_layers)}
+                                                if student.teacher_layers else {}),
                                              dev_data=dev_data, test_data=test_data), student_tokenizer, student_file)
     if svd:
         rows = student_vocab.student_table(
             teacher.encoder.get_embedding_table().numpy(),
             student_vocab.teacher_rows(student_file, student_tokenizer, teacher_file, tokenizer)) if own_vocab else None
         with strategy.scope():
-            students.init_from_teacher_embeddings(model.encoder, teacher.encoder, rows)
+            if student.teacher_layers:
+                teacher_layers.init_from_teacher_layers(model.encoder, teacher.encoder, student.teacher_layers,
+                                                        rows, settings.seed, log)
+            else:
+                students.init_from_teacher_embeddings(model.encoder, teacher.encoder, rows)
 
     reference = teacher_metrics(model_dir, teacher_dir, teacher, tokenizer, label_lists, test_data, data_format)
     train_encoded = pipeline.encode_labeled(student_tokenizer, train, label_lists)
