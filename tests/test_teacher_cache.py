@@ -87,6 +87,62 @@ def test_cache_round_trip_and_loss(tmp_path, tiny_vocab_file):
         assert json.load(f)["k_per_task"] == {"upos": 3, "ner": 5}  # k is capped at the label count
 
 
+class Killed(Exception):
+    pass
+
+
+def records(path: str) -> list:
+    """The features of each tf.train.Example in a TFRecord file."""
+    return [tf.train.Example.FromString(r.numpy()).features.feature for r in tf.data.TFRecordDataset(path)]
+
+
+def assert_killed_cache_resumes(tmp_path, write, num_windows: int):
+    """`write(directory, log, **settings)` writes a cache in shards of 4 `num_windows` (> 8) long; killed
+    when its third shard opens, it resumes after the first two, leaves them untouched, and ends like
+    one written in a single go: the same windows and top-k ids, the same values up to float rounding
+    (the teacher's function is traced for other shapes first when it resumes)."""
+    whole, cut = str(tmp_path / "whole"), str(tmp_path / "cut")
+    write(whole, lambda _: None, num_windows=num_windows)
+
+    def kill_at_third_shard(message):
+        if message.startswith(f"[teacher cache] 8/{num_windows} "):
+            raise Killed
+    with pytest.raises(Killed):
+        write(cut, kill_at_third_shard, num_windows=num_windows)
+    assert teacher_cache.read_info(cut) is None and teacher_cache.read_info(cut, "progress.json")["shards_done"] == 2
+    stamps = [os.stat(os.path.join(cut, f"shard-0000{i}.tfrecord")).st_mtime_ns for i in range(2)]
+    messages = []
+    info = write(cut, messages.append, num_windows=num_windows)
+    assert any("resuming after the 2 finished shard(s)" in m for m in messages)
+    assert [os.stat(os.path.join(cut, f"shard-0000{i}.tfrecord")).st_mtime_ns for i in range(2)] == stamps
+    assert info == teacher_cache.read_info(whole) and sorted(os.listdir(cut)) == sorted(os.listdir(whole))
+    for name in sorted(n for n in os.listdir(whole) if n.endswith(".tfrecord")):
+        for a, b in zip(records(os.path.join(whole, name)), records(os.path.join(cut, name)), strict=True):
+            assert sorted(a) == sorted(b)
+            for key in a:
+                if a[key].HasField("float_list"):
+                    np.testing.assert_allclose(a[key].float_list.value, b[key].float_list.value, atol=1e-5)
+                else:
+                    assert a[key] == b[key], (name, key)
+    # other settings do not resume: the unfinished cache is rebuilt from the start
+    with pytest.raises(Killed):
+        write(cut, kill_at_third_shard, num_windows=num_windows, source="first")
+    messages.clear()
+    assert write(cut, messages.append, num_windows=num_windows, source="second")["source"] == "second"
+    assert not any("resuming" in m for m in messages)
+
+
+def test_killed_cache_resumes_after_its_closed_shards(tmp_path, tiny_vocab_file):
+    vocab = load_vocab(tiny_vocab_file)
+    teacher, _ = tiny_models({"upos": ["<unk>", "NOUN", "VERB"]}, vocab_size=len(vocab))
+    tokenizer = WordPieceTokenizer(vocab, lower_case=False, max_seq_length=16)
+    lines = tf.data.Dataset.from_tensor_slices(["the cat sat on the mat", "Anna works in Paris for Acme",
+                                                "the big dog runs in the house", "das Haus der Katze ist klein"])
+    assert_killed_cache_resumes(tmp_path, lambda directory, log, **settings: teacher_cache.write_cache(
+        teacher, pipeline.unlabeled_dataset(tokenizer, lines, 3, seed=5), directory, top_k=2, windows_per_shard=4,
+        log=log, **settings), num_windows=11)
+
+
 def test_dev_loss_sample_spans_the_whole_dev_set():
     from tagger.distill.job import evenly_spaced
     assert evenly_spaced(list(range(10)), 3) == [0, 3, 6]

@@ -14,6 +14,7 @@ from tagger.data.tokenizer_files import build_tokenizer
 from tagger.distill import losses, recipes, student_vocab, teacher_cache
 from tagger.errors import UserError
 from tagger.models.tagger import load_model_dir
+from test_teacher_cache import assert_killed_cache_resumes
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLE_VOCAB = os.path.join(SAMPLE, "vocab.txt")
@@ -135,6 +136,11 @@ def test_word_level_cache_round_trip(tmp_path, sample_tagger_dir, tiny_spm_file)
     np.testing.assert_allclose(np.sort(cached[teacher_cache.values_key("upos")].numpy(), axis=None),
                                np.sort(expected.values.numpy(), axis=None), atol=1e-5)
     assert data.cache_source_fn is not None and data.dev_for("soft") is None
+    assert_killed_cache_resumes(tmp_path / "resume", lambda directory, log, **settings: teacher_cache.write_cache(
+        teacher, word_transfer.transfer_batches(student, tokenizer, tf.data.Dataset.from_tensor_slices(LINES), 3,
+                                                keep_words=True), directory, top_k=4, windows_per_shard=4,
+        level="word", log=log, **settings),
+        num_windows=10)
 
 
 def distill_command(model_dir, teacher_dir, *extra):

@@ -15,7 +15,9 @@ Two layouts, one per distillation level:
   student vocabulary.
 
 A cache directory holds `shard-NNNNN.tfrecord` files and `cache.json`, written last, so a
-half-written cache is never used.
+half-written cache is never used. While it is written, `progress.json` counts the shards already
+closed: a killed run keeps them and resumes after them (the transfer stream is seeded, so it gives
+the same windows again), instead of running the teacher over everything from the start.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from tagger.data import pipeline, word_transfer
 from tagger.models.tagger import write_json_atomic
 
 INFO_FILE = "cache.json"
+PROGRESS_FILE = "progress.json"
 WINDOW_FEATURES = ("input_word_ids", "input_mask", "input_type_ids", "piece_mask")
 
 
@@ -43,8 +46,8 @@ def ids_key(task: str) -> str:
     return f"teacher_top_ids_{task}"
 
 
-def read_info(directory: str) -> dict | None:
-    path = os.path.join(directory, INFO_FILE)
+def read_info(directory: str, name: str = INFO_FILE) -> dict | None:
+    path = os.path.join(directory, name)
     if not os.path.exists(path):
         return None
     with open(path, encoding="utf-8") as f:
@@ -92,7 +95,8 @@ def write_cache(teacher, batches: tf.data.Dataset, directory: str, top_k: int, n
     `batches` are per-piece windows, or at word level `word_transfer.sentence_batches` of words
     with the teacher's features (`encode_pair(student, teacher)` applied, `words` kept).
     `source` names what made the teacher and `batches` (paths, flags): a finished cache is reused
-    only when it and the settings match; anything else in `directory` is rebuilt.
+    only when it and the settings match; an unfinished one with the same settings is resumed after
+    its closed shards; anything else in `directory` is rebuilt.
     """
     tasks = list(teacher.tasks)
     wanted = {"top_k": top_k, "num_windows": num_windows, "tasks": tasks, "source": source, "level": level}
@@ -100,9 +104,14 @@ def write_cache(teacher, batches: tf.data.Dataset, directory: str, top_k: int, n
     if info is not None and {key: info.get(key, "piece") if key == "level" else info.get(key)
                              for key in wanted} == wanted:
         return info
-    shutil.rmtree(directory, ignore_errors=True)
-    os.makedirs(directory)
     k_per_task = {task: min(top_k, int(teacher.heads[task].units)) for task in tasks}
+    progress = {**wanted, "k_per_task": k_per_task, "windows_per_shard": windows_per_shard}
+    kept = _kept_shards(directory, progress)
+    if kept:
+        log(f"[teacher cache] resuming after the {kept} finished shard(s) in {directory}")
+    else:
+        shutil.rmtree(directory, ignore_errors=True)
+        os.makedirs(directory)
     words = level == "word"
 
     @tf.function(reduce_retracing=True)
@@ -116,16 +125,25 @@ def write_cache(teacher, batches: tf.data.Dataset, directory: str, top_k: int, n
         return out
 
     examples = _sentence_examples if words else _window_examples
-    written, writer = 0, None
+    written, seen, writer = kept * windows_per_shard, 0, None
     for batch in batches:
+        rows = int(batch["words" if words else "input_mask"].shape[0])
+        if seen + rows <= written:  # wholly inside the kept shards: no teacher call
+            seen += rows
+            continue
         outputs = {name: value.numpy() for name, value in teacher_top_k(
             {name: value for name, value in batch.items() if name != "words"}).items()}
         for example in examples(batch, outputs, tasks):
+            seen += 1
+            if seen <= written:
+                continue
             if written == num_windows:
                 break
             if written % windows_per_shard == 0:  # next shard
                 if writer is not None:
                     writer.close()
+                    write_json_atomic(os.path.join(directory, PROGRESS_FILE),
+                                      {**progress, "shards_done": written // windows_per_shard})
                 shard = written // windows_per_shard
                 writer = tf.io.TFRecordWriter(os.path.join(directory, f"shard-{shard:05d}.tfrecord"))
                 log(f"[teacher cache] {written}/{num_windows} {'sentences' if words else 'windows'}")
@@ -138,9 +156,27 @@ def write_cache(teacher, batches: tf.data.Dataset, directory: str, top_k: int, n
     shards = math.ceil(written / windows_per_shard)
     info = {**wanted, "k_per_task": k_per_task, "windows": written, "shards": shards}
     write_json_atomic(os.path.join(directory, INFO_FILE), info)
+    if os.path.exists(os.path.join(directory, PROGRESS_FILE)):
+        os.remove(os.path.join(directory, PROGRESS_FILE))
     log(f"[teacher cache] {written} {'sentences' if words else 'windows'}, top-{top_k}, in {shards} shard(s) "
         f"under {directory}")
     return info
+
+
+def _kept_shards(directory: str, progress: dict) -> int:
+    """How many closed shards of an unfinished cache with the same settings can be kept; the rest
+    (a shard cut mid-write, anything else) is removed."""
+    done = read_info(directory, PROGRESS_FILE)
+    if done is None or {key: done.get(key) for key in progress} != progress:
+        return 0
+    kept = done["shards_done"]
+    names = [f"shard-{shard:05d}.tfrecord" for shard in range(kept)]
+    if not all(os.path.exists(os.path.join(directory, name)) for name in names):
+        return 0
+    for name in set(os.listdir(directory)) - set(names) - {PROGRESS_FILE}:
+        path = os.path.join(directory, name)
+        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+    return kept
 
 
 def cached_dataset(directory: str, batch_size: int, *, seed: int = 0, pad_id: int = 0,
