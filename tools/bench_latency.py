@@ -44,6 +44,8 @@ import tools  # noqa: F401,E402  (TF_USE_LEGACY_KERAS before TensorFlow)
 from absl import app, flags  # noqa: E402
 
 from tools import benchlib as B  # noqa: E402
+from tools import latency_report as report  # noqa: E402
+from tools.matmul_rates import DEFAULT_VARIANTS, floors, measure_rates  # noqa: E402
 
 
 def _valid_tasks(heads: list[str]) -> bool:
@@ -105,11 +107,6 @@ def define_flags():
 
 FLAGS = flags.FLAGS
 
-GOAL_SPEEDUP = {32: 300.0, 128: 150.0}
-GOAL_SIZE_RATIO = 30.0
-# The weight-quantization variants timed by default (embeddings_int8 is a teacher-size export, on request).
-DEFAULT_VARIANTS = ("float32", "dynamic_int8", "full_int8")
-PROPORTIONAL_RANGE = (0.5, 2.0)  # (t_long / t_short) / (pieces_long / pieces_short)
 
 
 class Run:
@@ -239,17 +236,20 @@ def model_summary(model, config: dict, model_dir: str, description: str, inputs:
 
 # -- timing per runtime -------------------------------------------------------------------
 
-def text_names(role: str = "student") -> list[str]:
-    """Text inputs timed for a model: teachers skip the length-proportionality pair (a student goal)."""
-    names = [f"text_{length}" for length in map(int, FLAGS.lengths)] + [f"text_{FLAGS.sentence_words}w"]
-    if role == "student":
-        names += [f"text_{n}w" for n in map(int, FLAGS.proportional_words)]
-    return list(dict.fromkeys(names))
+def settings() -> dict:
+    """The flags the report needs, as plain values (stored in the JSON result)."""
+    return {"quick": FLAGS.quick, "tf_threads": [int(t) for t in FLAGS.tf_threads],
+            "tflite_threads": [int(t) for t in FLAGS.tflite_threads],
+            "teacher_tflite_threads": [int(t) for t in FLAGS.teacher_tflite_threads],
+            "lengths": [int(x) for x in FLAGS.lengths], "proportional_words": [int(x) for x in FLAGS.proportional_words],
+            "batch_size": FLAGS.batch_size, "sentence_words": FLAGS.sentence_words,
+            "time_budget_s": FLAGS.time_budget_s, "max_seconds": FLAGS.max_seconds,
+            "min_runs": FLAGS.min_runs, "warmup": FLAGS.warmup}
 
 
 def time_text_and_batch(run: Run, role: str, runtime: str, threads: int, call, inputs: dict) -> None:
     """Batch-1 latency on every text input, then batch throughput on n-word sentences."""
-    for name in text_names(role):
+    for name in report.text_names(settings(), role):
         sentence = inputs["sentences"][name]
         run.record(role, runtime, threads, name, 1, lambda: call([sentence]))
     batch = inputs["batch"]
@@ -315,213 +315,6 @@ def time_tflite(run: Run, role: str, export_dir: str, variant: str, inputs: dict
 
 # -- matmul rates (for the FLOP floor) ---------------------------------------------------
 
-def measure_rates(run: Run) -> dict:
-    """fp32 GFLOP/s of a TF matmul in this process (its thread setting), and of LiteRT fully-connected
-    layers (XNNPACK) in float32, dynamic-range int8 and full int8, at 1 thread."""
-    import numpy as np
-    import tensorflow as tf
-    rates = {}
-    m, k, n = (64, 256, 256) if FLAGS.quick else (512, 1024, 1024)
-    a = tf.constant(np.random.default_rng(0).normal(size=(m, k)).astype(np.float32))
-    b = tf.constant(np.random.default_rng(1).normal(size=(k, n)).astype(np.float32))
-    matmul = tf.function(lambda: tf.matmul(a, b))
-    timing = run.timing(lambda: matmul().numpy())
-    rates["tf_fp32"] = {"gflops_per_s": 2 * m * k * n / timing["median_ms"] / 1e6, "shape_mkn": [m, k, n],
-                        "threads": int(FLAGS.tf_threads[0]), "median_ms": timing["median_ms"],
-                        "what": "tf.matmul fp32 [m,k]x[k,n] in a tf.function, this process's TF threads"}
-    m, k, n = (32, 128, 256) if FLAGS.quick else (128, 768, 3072)  # one BERT-base feed-forward matmul at L=128
-    weights = np.random.default_rng(2).normal(scale=0.05, size=(k, n)).astype(np.float32)
-
-    class Dense(tf.Module):
-        def __init__(self):
-            super().__init__()
-            self.w = tf.constant(weights)
-
-        @tf.function(input_signature=[tf.TensorSpec([m, k], tf.float32)])
-        def __call__(self, x):
-            return tf.matmul(x, self.w)
-
-    module = Dense()
-    samples = [np.random.default_rng(3 + i).normal(size=(m, k)).astype(np.float32) for i in range(8)]
-    for variant in DEFAULT_VARIANTS:
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([module.__call__.get_concrete_function()],
-                                                                    module)
-        if variant != "float32":
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        if variant == "full_int8":
-            converter.representative_dataset = lambda: ([x] for x in samples)
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        from tagger.runtime.tflite import load_interpreter
-        interpreter = load_interpreter(model_content=converter.convert(), num_threads=1)
-        runner = interpreter.get_signature_runner()
-        timing = run.timing(lambda: runner(x=samples[0]))
-        try:
-            ops = sorted({detail["op_name"] for detail in interpreter._get_ops_details()})
-        except (AttributeError, KeyError):
-            ops = []
-        rates[f"tflite_{variant}"] = {
-            "gflops_per_s": 2 * m * k * n / timing["median_ms"] / 1e6, "shape_mkn": [m, k, n], "threads": 1,
-            "median_ms": timing["median_ms"], "ops": ops,
-            "what": f"LiteRT {variant} x[m,k] @ W[k,n] (constant W), 1 thread, quantize/dequantize included"}
-        del interpreter, runner
-    return rates
-
-
-def floors(run: Run, models: dict, rates: dict) -> list[dict]:
-    """Measured latency against FLOPs / measured rate for the runtime's arithmetic."""
-    rate_for = {"tf": "tf_fp32", "saved_model": "tf_fp32", "tflite_float32": "tflite_float32",
-                "tflite_dynamic_int8": "tflite_dynamic_int8", "tflite_full_int8": "tflite_full_int8"}
-    rows = []
-    fixed_length = {f"ids_{n}" for n in FLAGS.lengths} | {f"text_{n}" for n in FLAGS.lengths}
-    for r in run.latency:
-        if r["batch"] != 1 or r["threads"] != 1 or r["input"] not in fixed_length:
-            continue
-        rate = rates.get(rate_for.get(r["runtime"], ""))
-        if not rate:
-            continue
-        flops = models[r["model"]]["flops"][r["input"]]
-        floor_ms = flops / (rate["gflops_per_s"] * 1e6)
-        rows.append({"model": r["model"], "runtime": r["runtime"], "input": r["input"], "gflops": flops / 1e9,
-                     "rate": rate_for[r["runtime"]], "floor_ms": floor_ms, "measured_ms": r["median_ms"],
-                     "efficiency": floor_ms / r["median_ms"]})
-    return rows
-
-
-# -- ratios and goals ------------------------------------------------------------------------
-
-def ratios_and_goals(run: Run, models: dict, inputs: dict) -> tuple[list[dict], list[dict]]:
-    ratios, goals = [], []
-    t1 = int(FLAGS.tf_threads[0])
-
-    def ratio(name, numerator, denominator):
-        a, b = run.median(*numerator), run.median(*denominator)
-        value = a / b if a and b else None
-        ratios.append({"name": name, "value": value, "numerator": list(numerator), "denominator": list(denominator)})
-        return value
-
-    def threads_of(model, runtime):
-        return sorted({r["threads"] for r in run.latency if (r["model"], r["runtime"]) == (model, runtime)})
-
-    student_runtimes = sorted({r["runtime"] for r in run.latency if r["model"] == "student"})
-    for length in map(int, FLAGS.lengths):
-        reference = ("teacher", "tf", t1, f"ids_{length}")
-        for runtime in student_runtimes:
-            for threads in threads_of("student", runtime):
-                input_name = f"ids_{length}" if runtime == "tf" else f"text_{length}"
-                ratio(f"speedup student {runtime} t{threads} {input_name} vs teacher tf t{t1} ids_{length}",
-                      reference, ("student", runtime, threads, input_name))
-        for variant in ("dynamic_int8", "full_int8"):
-            value = run.median(*reference)
-            student = run.median("student", f"tflite_{variant}", 1, f"text_{length}")
-            speedup = value / student if value and student else None
-            target = GOAL_SPEEDUP.get(length)
-            if target:
-                goals.append({"goal": f"student {variant} TFLite, raw string in, {length} wordpieces, batch 1, "
-                                      f"1 thread: >= {target:g}x faster than the teacher in TF (ids, 1 thread)",
-                              "target": target, "value": speedup,
-                              "pass": None if speedup is None else speedup >= target})
-    words = FLAGS.sentence_words
-    ratio(f"speedup student tflite_dynamic_int8 t1 vs teacher tf t{t1}, text_{words}w end to end",
-          ("teacher", "tf", t1, f"text_{words}w"), ("student", "tflite_dynamic_int8", 1, f"text_{words}w"))
-    teacher_saved = models["teacher"]["sizes_bytes"].get("saved_model")
-    for variant in ("dynamic_int8", "full_int8"):
-        student_size = models["student"]["sizes_bytes"].get(f"tflite_{variant}")
-        value = teacher_saved / student_size if teacher_saved and student_size else None
-        ratios.append({"name": f"size teacher saved_model / student tflite_{variant}", "value": value})
-        goals.append({"goal": f"student {variant} TFLite >= {GOAL_SIZE_RATIO:g}x smaller than the teacher SavedModel",
-                      "target": GOAL_SIZE_RATIO, "value": value, "pass": None if value is None else
-                      value >= GOAL_SIZE_RATIO})
-    if "e5" in models:  # the real multilingual teacher, in TF at 1 thread, against the student end to end
-        for length in map(int, FLAGS.lengths):
-            ratio(f"speedup student tflite_dynamic_int8 t1 text_{length} vs e5 tf t{t1} ids_{length}",
-                  ("e5", "tf", t1, f"ids_{length}"), ("student", "tflite_dynamic_int8", 1, f"text_{length}"))
-        ratio(f"speedup student tflite_dynamic_int8 t1 vs e5 tf t{t1}, text_{words}w end to end",
-              ("e5", "tf", t1, f"text_{words}w"), ("student", "tflite_dynamic_int8", 1, f"text_{words}w"))
-    short, long = (f"text_{n}w" for n in map(int, FLAGS.proportional_words))
-    pieces = inputs["described"][long]["wordpieces"] / max(inputs["described"][short]["wordpieces"], 1)
-    for runtime in student_runtimes:
-        for threads in threads_of("student", runtime):
-            time_ratio = ratio(f"length scaling student {runtime} t{threads}: {long} / {short}",
-                               ("student", runtime, threads, long), ("student", runtime, threads, short))
-            if runtime == "tflite_dynamic_int8" and threads == 1:
-                value = time_ratio / pieces if time_ratio else None
-                low, high = PROPORTIONAL_RANGE
-                goals.append({"goal": f"latency proportional to sentence length (student dynamic_int8 TFLite, "
-                                      f"1 thread): (t {long} / t {short}) / (wordpieces ratio {pieces:.2f}) "
-                                      f"in [{low}, {high}]",
-                              "target": list(PROPORTIONAL_RANGE), "value": value,
-                              "pass": None if value is None else low <= value <= high})
-    return ratios, goals
-
-
-# -- markdown --------------------------------------------------------------------------------
-
-def markdown(result: dict) -> str:
-    out = ["# Latency benchmark", ""]
-    machine = result["machine"]
-    out.append(f"Machine: {machine.get('cpu_model')}, {machine.get('usable_cpus')} usable CPUs, features "
-               f"{', '.join(machine.get('cpu_features', []))}; load average at start "
-               f"{machine['load_average_1_5_15']}. TensorFlow {machine['versions'].get('tensorflow')}, "
-               f"LiteRT {machine['versions'].get('ai-edge-litert')}.")
-    if result.get("warning"):
-        out += ["", f"**Warning: {result['warning']}**"]
-    if result["settings"]["quick"]:
-        out += ["", "**--quick: smoke-test repetition counts; these numbers are not measurements.**"]
-    out += ["", "Models: " + "; ".join(f"{role} = {info['source']}" for role, info in result["models"].items()) + ".",
-            f"Artifacts: {result['artifacts']['built_by']}"
-            + (f"; reused: {', '.join(result['artifacts']['reused'])}" if result['artifacts']['reused'] else "")
-            + f". Elapsed {result['elapsed_s']:.0f} s.",
-            "", "## Goals", "",
-            B.markdown_table(["goal", "value", "result"],
-                             [[g["goal"], g["value"], g["pass"]] for g in result["goals"]]),
-            "", "## Inputs", "",
-            B.markdown_table(["input", "whitespace words", "BERT words", "wordpieces", "windows x length"],
-                             [[name, d["whitespace_words"], d["words"], d["wordpieces"],
-                               f"{d['windows']} x {d['window_length']}"] for name, d in result["inputs"].items()])]
-    columns = [f"ids_{n}" for n in FLAGS.lengths] + text_names()
-    rows = []
-    order = {name: i for i, name in enumerate(["teacher", "e5", "student", "tf", "saved_model"] +
-                                              [f"tflite_{v}" for v in B.TFLITE_VARIANTS])}
-    keys = sorted({(r["model"], r["runtime"], r["threads"]) for r in result["latency"]},
-                  key=lambda k: (order.get(k[0], 9), order.get(k[1], 9), k[2]))
-    for model, runtime, threads in keys:
-        cells = {r["input"]: r for r in result["latency"]
-                 if (r["model"], r["runtime"], r["threads"], r["batch"]) == (model, runtime, threads, 1)}
-        throughput = next((r for r in result["latency"] if (r["model"], r["runtime"], r["threads"]) ==
-                           (model, runtime, threads) and r["batch"] > 1), None)
-        rows.append([model, runtime, threads] + [cells[c]["median_ms"] if c in cells else None for c in columns]
-                    + [throughput.get("sentences_per_s") if throughput else None,
-                       throughput.get("words_per_s") if throughput else None])
-    out += ["", "## Latency (median ms, batch 1) and throughput (batch "
-                f"{FLAGS.batch_size} of {FLAGS.sentence_words}-word sentences)", "",
-            B.markdown_table(["model", "runtime", "threads"] + columns + ["sentences/s", "words/s"], rows)]
-    out += ["", "## Ratios (all from this run)", "",
-            B.markdown_table(["ratio", "value"], [[r["name"], r["value"]] for r in result["ratios"]])]
-    sizes = []
-    for role, info in result["models"].items():
-        for artifact, size in info["sizes_bytes"].items():
-            sizes.append([role, artifact, B.mib(size)])
-    out += ["", "## Sizes (MiB)", "", B.markdown_table(["model", "artifact", "MiB"], sizes)]
-    params = result["models"]
-    out += ["", "## Parameters", "",
-            B.markdown_table(["model", "word embeddings", "other embeddings", "embedding", "non-embedding",
-                              "unused pooler", "total"],
-                             [[role, p["params"]["word_embeddings"], p["params"]["other_embeddings"],
-                               p["params"]["embedding"], p["params"]["non_embedding"], p["params"]["pooler_unused"],
-                               p["params"]["total"]] for role, p in params.items()])]
-    out += ["", "## FLOP floor", "", "Measured matmul rates:", ""]
-    out += [f"- `{name}`: {rate['gflops_per_s']:.1f} GFLOP/s — {rate['what']}, m,k,n = {rate['shape_mkn']}"
-            + (f", ops {rate['ops']}" if rate.get("ops") else "") for name, rate in result["rates"].items()]
-    out += ["", "Floor = model FLOPs (matrix multiplies, 2 per multiply-add) / the rate of the runtime's "
-                "arithmetic. Efficiency = floor / measured.", "",
-            B.markdown_table(["model", "runtime", "input", "GFLOPs", "rate", "floor ms", "measured ms", "efficiency"],
-                             [[f["model"], f["runtime"], f["input"], f["gflops"], f["rate"], f["floor_ms"],
-                               f["measured_ms"], f["efficiency"]] for f in result["floors"]])]
-    if result["skipped"]:
-        out += ["", "## Skipped", ""] + [f"- {s['what']}: {s['why']}" for s in result["skipped"]]
-    return "\n".join(out) + "\n"
-
-
 # -- child run for extra TF thread counts --------------------------------------------------
 
 def tf_child(run: Run, threads: int, teacher_dir: str, student_dir: str, vocab_file: str, text: str,
@@ -577,7 +370,7 @@ def main(argv):
         vocab_file, vocab_description = B.resolve_vocab(FLAGS.vocab_file, work_dir, FLAGS.vocab_size)
         text, text_description = B.resolve_text(FLAGS.text)
         B.log("== matmul rates")
-        rates = measure_rates(run)
+        rates = measure_rates(run.timing, FLAGS.quick, tf_threads[0])
         B.log("== models")
         roles = [("student", FLAGS.student_dir), ("teacher", FLAGS.teacher_dir)]
         roles += [("e5", FLAGS.e5_dir)] if FLAGS.e5_dir else []
@@ -615,26 +408,20 @@ def main(argv):
                 continue
             tf_child(run, threads, models["teacher"]["model_dir"], models["student"]["model_dir"], vocab_file, text,
                      work_dir)
-        ratios, goals = ratios_and_goals(run, models, inputs)
+        ratios, goals = report.ratios_and_goals(run, models, inputs, settings())
         result = {
             "tool": "bench_latency", "schema_version": 1, "created": B.now(), "machine": machine,
             "warning": B.busy_warning(machine),
-            "settings": {"quick": FLAGS.quick, "tf_threads": tf_threads,
-                         "tflite_threads": [int(t) for t in FLAGS.tflite_threads],
-                         "teacher_tflite_threads": [int(t) for t in FLAGS.teacher_tflite_threads],
-                         "lengths": [int(x) for x in FLAGS.lengths],
-                         "batch_size": FLAGS.batch_size, "sentence_words": FLAGS.sentence_words,
-                         "time_budget_s": FLAGS.time_budget_s, "max_seconds": FLAGS.max_seconds,
-                         "min_runs": FLAGS.min_runs, "warmup": FLAGS.warmup, "vocab": vocab_description,
-                         "text": text_description},
+            "settings": {**settings(), "vocab": vocab_description, "text": text_description},
             "artifacts": {"built_by": "export.saved_model.export_saved_model, export.tflite.export_tflite "
                                       "(quantize none = float32, dynamic_int8, full_int8); run with "
                                       "tagger.runtime.tflite.TFLiteTagger", "reused": run.reused, "phases": run.phases},
             "models": models, "inputs": inputs["described"], "rates": rates, "latency": run.latency,
-            "floors": floors(run, models, rates), "ratios": ratios, "goals": goals, "skipped": run.skipped,
+            "floors": floors(run.latency, models, rates, settings()["lengths"]), "ratios": ratios, "goals": goals,
+            "skipped": run.skipped,
             "elapsed_s": run.budget.elapsed(),
         }
-        B.emit(markdown(result), result, FLAGS.output_md, FLAGS.output_json)
+        B.emit(report.markdown(result), result, FLAGS.output_md, FLAGS.output_json)
     finally:
         if not FLAGS.work_dir:
             shutil.rmtree(work_dir, ignore_errors=True)
