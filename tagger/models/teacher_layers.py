@@ -81,11 +81,14 @@ def init_from_teacher_layers(student_encoder, teacher_encoder, layers: tuple[int
     """
     # Only the embeddings and the copied layers, in float64 for the fit: not the whole teacher
     # (e5's 250k-row table alone is 768 MB in float64, and `rows` already holds the student's).
-    wanted = {f"transformer/layer_{layer - 1}/" for layer in layers}
-    teacher = {name: v.numpy().astype(np.float64) for v in teacher_encoder.weights
-               if (name := canonical_name(v.name)) and (not name.startswith("transformer/layer_")
-                                                          or any(name.startswith(p) for p in wanted))
-               and not (rows is not None and name == "word_embeddings/embeddings")}
+    copied = tuple(f"transformer/layer_{layer - 1}/" for layer in layers)
+    skipped = ("transformer/layer_",) + (("word_embeddings/",) if rows is not None else ())
+
+    def needed(name: str) -> bool:
+        return name.startswith(copied) or not name.startswith(skipped)
+
+    weights_by_name = {canonical_name(v.name): v for v in teacher_encoder.weights}
+    teacher = {name: v.numpy().astype(np.float64) for name, v in weights_by_name.items() if needed(name)}
     rows = teacher["word_embeddings/embeddings"] if rows is None else np.asarray(rows, np.float64)
     width = int(student_encoder.get_embedding_table().shape[1])
     if width == rows.shape[1]:
