@@ -9,15 +9,18 @@ Writes MODEL_DIR/export/tagger_<quantize>.tflite with one signature,
 `upos_second_best(_ids)`, `num_words: int32[batch]`, and `word_starts`/`word_ends`:
 UTF-8 byte offsets of each word (TFLite has no substring builtin, so callers cut
 the words; tagger.runtime.tflite.TFLiteTagger does). Shapes are dynamic: the cost
-follows the batch's longest window. tensorflow-text's FastBertNormalize and
-FastWordpieceTokenizeWithOffsets are TFLite custom ops (no Flex / select-TF
-ops); register them with tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS.
+follows the batch's longest window. The tokenizer's tensorflow-text ops (the word split's
+FastWordpieceTokenizeWithOffsets and ByteSplitByOffsets, then FastBertNormalize and
+FastWordpieceTokenizeWithOffsets, or FastSentencepieceTokenize) are TFLite custom ops (no Flex /
+select-TF ops); register them with tensorflow_text.tflite_registrar.SELECT_TFTEXT_OPS.
 
 Quantization:
   float32       no quantization.
   dynamic_int8  int8 weights, float activations (Optimize.DEFAULT); usually the
                 fastest on CPU and close to float. The word-embedding table is int8 with one
                 scale per row (models/int8_table.py), not TFLite's one scale for the table.
+                --float_weights=ffn_out keeps the feed-forward output matrices in float32
+                (export/float_weights.py): where the int8 error of a deep teacher gathers.
   embeddings_int8  the word-embedding table in int8 (one scale per row), everything else
                 float32: for a large-vocabulary teacher, whose table is most of its size,
                 when dynamic_int8 misses its agreement gate (BENCHMARKS.md §8).
@@ -47,6 +50,7 @@ import tensorflow as tf
 from tensorflow.lite.python import convert as lite_convert
 from tensorflow_text import tflite_registrar
 
+from export.float_weights import keep_in_float, valid_group
 from export.saved_model import write_label_files
 from export.verify import gates, verify
 from tagger import cli
@@ -82,6 +86,11 @@ def define_flags():
     flags.DEFINE_string("float_nodes", DEFAULT_FLOAT_NODES,
                         "full_int8: regex of tensor names kept in float ('' quantizes everything).")
     flags.DEFINE_list("float_ops", list(DEFAULT_FLOAT_OPS), "full_int8: TFLite op types kept in float.")
+    flags.DEFINE_list("float_weights", [], "dynamic_int8: weight groups kept in float32 (export/float_weights.py): "
+                      "table, weights, heads, ffn_out, first:N, last:N. ffn_out lifts a 12-layer teacher's "
+                      "agreement most per byte (BENCHMARKS.md §8).")
+    flags.register_validator("float_weights", lambda groups: all(valid_group(g) for g in groups),
+                             "--float_weights: each one of table, weights, heads, ffn_out, first:N, last:N (N >= 1)")
     flags.DEFINE_bool("verify", True, "Compare the exported model with the checkpoint afterwards (export.verify).")
     flags.DEFINE_string("verify_data", None, "Labelled data for --verify; default: --calibration_data, else the "
                         "dev data recorded in the model's config.")
@@ -171,15 +180,18 @@ def op_summary(model: bytes) -> dict[str, int]:
     text = io.StringIO()
     with contextlib.redirect_stdout(text):
         tf.lite.experimental.Analyzer.analyze(model_content=model)
-    return dict(collections.Counter(re.findall(r"Op#\d+ (\w+)\(", text.getvalue())))
+    return dict(collections.Counter(re.findall(r"Op#\d+ ([\w>]+)\(", text.getvalue())))
 
 
 def export_tflite(model_dir: str, quantize: str = "dynamic_int8", calibration_data: str | None = None,
                   calibration_sentences: int = 256, float_nodes: str = DEFAULT_FLOAT_NODES,
-                  float_ops=DEFAULT_FLOAT_OPS, verbose: bool = True) -> str:
-    """Writes MODEL_DIR/export/tagger_<quantize>.tflite; returns its path."""
+                  float_ops=DEFAULT_FLOAT_OPS, float_weights=(), verbose: bool = True) -> str:
+    """Writes MODEL_DIR/export/tagger_<quantize>.tflite; returns its path. `float_weights`: groups of
+    export/float_weights.py kept in float32 (dynamic_int8 only)."""
 
     config = read_config(model_dir)
+    if float_weights and quantize != "dynamic_int8":
+        raise UserError(f"--float_weights applies to --quantize=dynamic_int8, not {quantize}")
     calibration = None
     if quantize == "full_int8":
         calibration_data = calibration_data or recorded_dev_data(config)
@@ -191,6 +203,11 @@ def export_tflite(model_dir: str, quantize: str = "dynamic_int8", calibration_da
             raise UserError(f"--calibration_data={calibration_data}: no sentences found")
     module = load_module(model_dir, int8_word_table=quantize in INT8_TABLE_MODES)
     model, notes = convert(module, quantize, calibration, float_nodes, float_ops)
+    if float_weights:
+        label_sizes = {len(labels) for labels in module.label_lists.values()}
+        model, count = keep_in_float(model, convert(module, "float32")[0], list(float_weights), label_sizes,
+                                     config["encoder"].get("intermediate_size", 0))
+        notes.append(f"kept in float32: {count} weight tensors ({', '.join(float_weights)})")
     ops = op_summary(model)
     custom = sorted(op for op in ops if not op.isupper())
     flex = sorted(op for op in custom if op.startswith("Flex"))
@@ -218,13 +235,16 @@ def main(argv):
         if not verify_data:
             raise UserError("--verify needs labelled data: pass --verify_data (or --noverify)")
     path = export_tflite(FLAGS.model_dir, FLAGS.quantize, FLAGS.calibration_data, FLAGS.calibration_sentences,
-                         FLAGS.float_nodes, FLAGS.float_ops)
+                         FLAGS.float_nodes, FLAGS.float_ops, FLAGS.float_weights)
     if FLAGS.verify:
         thresholds = gates()
         if FLAGS.min_agreement is not None:
             thresholds[FLAGS.quantize] = FLAGS.min_agreement
         report = verify(FLAGS.model_dir, verify_data, artifacts=[path], thresholds=thresholds)
         if not report["passed"]:
+            if FLAGS.quantize == "dynamic_int8":
+                print("dynamic_int8 missed its gate: --float_weights=ffn_out keeps the matrices that carry most of "
+                      "the int8 error in float32; --quantize=embeddings_int8 keeps the whole encoder in float32.")
             sys.exit(1)
 
 

@@ -152,6 +152,8 @@ def sample_dir() -> str:
 # -- a small trained tagger and its exports, shared by the export and predict tests ----------
 
 SAMPLE_UD_DEV = os.path.join(SAMPLE, "ud", "*", "*-dev.conllu")
+# The custom ops of a WordPiece tagger's TFLite model: the word split's two, then the tokenizer's.
+WORDPIECE_TFLITE_CUSTOM_OPS = ["FastBertNormalize", "FastWordpieceTokenizeWithOffsets", "TFText>ByteSplitByOffsets"]
 SAMPLE_NER_DEV = os.path.join(SAMPLE, "ner", "*", "dev.txt")
 
 

@@ -3,7 +3,7 @@ use them (dynamic_int8, embeddings_int8)."""
 import numpy as np
 import tensorflow as tf
 
-from conftest import SAMPLE_NER_DEV, SAMPLE_UD_DEV
+from conftest import SAMPLE_NER_DEV, SAMPLE_UD_DEV, WORDPIECE_TFLITE_CUSTOM_OPS
 from tagger.data.corpus import read_corpus
 from tagger.models.int8_table import Int8RowTable, quantize_rows
 
@@ -62,7 +62,7 @@ def test_embeddings_int8_export_agrees_and_sits_between_int8_and_float(tmp_path,
     path = export_tflite(sample_tagger_dir, "embeddings_int8", verbose=False)
     assert path.endswith("tagger_embeddings_int8.tflite")
     ops = op_summary(open(path, "rb").read())
-    assert sorted(op for op in ops if not op.isupper()) == ["FastBertNormalize", "FastWordpieceTokenizeWithOffsets"]
+    assert sorted(op for op in ops if not op.isupper()) == WORDPIECE_TFLITE_CUSTOM_OPS
     assert os.path.getsize(sample_exports["dynamic_int8"]) < os.path.getsize(path) < \
         os.path.getsize(sample_exports["float32"])
     model, tokenizer, config = load_model_dir(sample_tagger_dir)

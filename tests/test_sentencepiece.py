@@ -178,6 +178,14 @@ def test_sp_exports_pass_the_verify_gate(sp_tagger_dir, sp_exports):
     assert len(report["artifacts"]) == 2
 
 
+def test_sp_tflite_custom_ops_are_the_word_split_and_sentencepiece(sp_exports):
+    from export.tflite import op_summary
+    with open(sp_exports["dynamic_int8"], "rb") as f:
+        ops = op_summary(f.read())
+    assert sorted(op for op in ops if not op.isupper()) == [
+        "FastWordpieceTokenizeWithOffsets", "TFText>ByteSplitByOffsets", "TFText>FastSentencepieceTokenize"]
+
+
 def test_sp_exports_tag_hostile_text_with_one_tag_per_word(sp_exports):
     from tagger.runtime.tflite import TFLiteTagger
     loaded = tf.saved_model.load(sp_exports["saved_model"])

@@ -308,39 +308,6 @@ def test_peer_compare_names_a_metrics_file_after_its_model():
     assert metrics_file("runs/s", "dev") == ("s", os.path.join("runs/s", "metrics", "dev.json"))
 
 
-def test_int8_sensitivity_restoring_every_weight_gives_the_float_model(sample_tagger_dir):
-    """The flatbuffer edit is exact: with the table and every matrix back in float32, the int8 model
-    tags like the float32 one."""
-    from tensorflow.lite.tools import flatbuffer_utils
-    from export.tflite import convert
-    from tagger.models.tagger import read_config
-    from tagger.runtime.tflite import TFLiteTagger
-    from tagger.serving import load_module
-    from tools.int8_sensitivity import quantized_weights, restore_float, select
-    module = load_module(sample_tagger_dir)
-    float_bytes, _ = convert(module, "float32")
-    int8_bytes, _ = convert(module, "dynamic_int8")
-    float_model = flatbuffer_utils.read_model_from_bytearray(bytearray(float_bytes))
-    weights = quantized_weights(flatbuffer_utils.read_model_from_bytearray(bytearray(int8_bytes)), float_model)
-    config = read_config(sample_tagger_dir)
-    sizes = {len(labels) for labels in config["tasks"].values()}
-    # Heads under 1,024 weights are not quantized by TFLite at all: the 133-bundle UFeats head is.
-    assert len(select("table", weights, sizes, 0)) == 1 and 1 <= len(select("heads", weights, sizes, 0)) <= len(sizes)
-    everything = select("table", weights, sizes, 0) + select("weights", weights, sizes, 0)
-    assert len(everything) == len(weights)
-    restored = restore_float(int8_bytes, float_model, everything)
-    texts = ["Anna works in Berlin .", "The cats sat on the mat and looked at the dogs ."]
-    outputs = []
-    for data in (restored, float_bytes):
-        path = os.path.join(sample_tagger_dir, "export", f"check_{len(outputs)}.tflite")
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(data)
-        outputs.append(TFLiteTagger(path).tag_text(texts))
-        os.remove(path)
-    assert outputs[0] == outputs[1]
-
-
 def test_int8_sensitivity_binary_writes_variants_and_a_report(tmp_path, sample_tagger_dir):
     out = tmp_path / "sensitivity"
     result = subprocess.run([sys.executable, "tools/int8_sensitivity.py", f"--model_dir={sample_tagger_dir}",
