@@ -23,6 +23,7 @@ from tensorflow.lite.tools import flatbuffer_utils
 
 GATHER, DEQUANTIZE = 36, 6
 GROUP = r"table|weights|heads|ffn_out|(first|last):[1-9][0-9]*"
+GROUP_NAMES = "table, weights, heads, ffn_out, first:N, last:N (N >= 1)"
 
 
 def valid_group(group: str) -> bool:
@@ -96,7 +97,7 @@ def select(group: str, weights: list[dict], label_sizes: set[int], intermediate:
               "ffn_out": [w for w in encoder if w["shape"][-1] == intermediate],
               "first": encoder[:int(count or 0)], "last": encoder[len(encoder) - int(count or 0):]}.get(kind)
     if chosen is None:
-        raise ValueError(f"unknown group {group!r}: use table, weights, heads, ffn_out, first:N or last:N")
+        raise ValueError(f"unknown group {group!r}: use one of {GROUP_NAMES}")
     return chosen
 
 

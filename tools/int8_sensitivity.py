@@ -24,7 +24,8 @@ if __package__ in (None, ""):  # run as `python tools/int8_sensitivity.py`
 import tools  # noqa: F401,E402  (TF_USE_LEGACY_KERAS before TensorFlow)
 from absl import app, flags  # noqa: E402
 
-from export.float_weights import quantized_weights, read_model, restore_float, select, valid_group  # noqa: E402
+from export.float_weights import (GROUP_NAMES, quantized_weights, read_model, restore_float, select,  # noqa: E402
+                                  valid_group)
 
 FLAGS = flags.FLAGS
 
@@ -37,7 +38,7 @@ def define_flags():
     flags.DEFINE_string("output_dir", None, "Where the variants and verify.json go; default: a temporary directory.")
     flags.mark_flags_as_required(["model_dir", "data"])
     flags.register_validator("groups", lambda groups: all(valid_group(g) for g in groups),
-                             "--groups: each one of table, weights, heads, ffn_out, first:N, last:N (N >= 1)")
+                             f"--groups: each one of {GROUP_NAMES}")
 
 
 def main(argv):
