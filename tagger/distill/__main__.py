@@ -100,7 +100,7 @@ def define_flags():
     flags.DEFINE_integer("dev_loss_sentences", 0, "Dev loss (kept-best selection after each sub-stage) on an "
                          "evenly spaced sample of this many dev sentences; 0 = all. Final metrics use all of them.")
     flags.DEFINE_list("export", [], "After training, export and verify: any of saved_model, float32, "
-                      "dynamic_int8, full_int8 (TFLite); the binary exits non-zero if one fails its gate.")
+                      "dynamic_int8, full_int8, embeddings_int8 (TFLite); the binary exits non-zero if one fails its gate.")
     flags.register_validator("export", flags_common.check_exports)
     flags.DEFINE_float("export_min_agreement", None, "Agreement gate of --export's verify for every artifact; "
                        "default: export.verify's per-precision gates (99.9% float32, 99.5% dynamic_int8, 95% "
