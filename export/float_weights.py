@@ -21,7 +21,7 @@ import re
 from tensorflow.lite.python import schema_py_generated as schema
 from tensorflow.lite.tools import flatbuffer_utils
 
-GATHER, DEQUANTIZE = 36, 6
+GATHER, DEQUANTIZE, FULLY_CONNECTED, BATCH_MATMUL = 36, 6, 9, 126
 GROUP = r"table|weights|heads|ffn_out|(first|last):[1-9][0-9]*"
 GROUP_NAMES = "table, weights, heads, ffn_out, first:N, last:N (N >= 1)"
 
@@ -35,7 +35,8 @@ def read_model(data: bytes):
     return flatbuffer_utils.read_model_from_bytearray(bytearray(data))
 
 
-def _code(model, op) -> int:
+def builtin_code(model, op) -> int:
+    """The builtin operator code of `op` (old models keep it in the deprecated field)."""
     code = model.operatorCodes[op.opcodeIndex]
     return max(code.builtinCode, code.deprecatedBuiltinCode)
 
@@ -48,16 +49,16 @@ def quantized_weights(int8_model, float_model) -> list[dict]:
     q_tensors, f_tensors = int8_model.subgraphs[0].tensors, float_model.subgraphs[0].tensors
     weights, j = [], 0
     for i, q_op in enumerate(q_ops):
-        if j < len(f_ops) and _code(int8_model, q_op) == _code(float_model, f_ops[j]):
+        if j < len(f_ops) and builtin_code(int8_model, q_op) == builtin_code(float_model, f_ops[j]):
             for q, f in zip(q_op.inputs, f_ops[j].inputs):
                 tensor = q_tensors[q] if q >= 0 else None
                 if tensor is not None and tensor.type == schema.TensorType.INT8 \
                         and int8_model.buffers[tensor.buffer].data is not None \
                         and f_tensors[f].type == schema.TensorType.FLOAT32:
-                    weights.append(dict(op=i, q=q, f=f, code=_code(int8_model, q_op),
+                    weights.append(dict(op=i, q=q, f=f, code=builtin_code(int8_model, q_op),
                                         shape=tuple(int(d) for d in tensor.shape)))
             j += 1
-        elif _code(int8_model, q_op) != DEQUANTIZE:
+        elif builtin_code(int8_model, q_op) != DEQUANTIZE:
             raise ValueError(f"op {i}: the int8 graph differs from the float one beyond DEQUANTIZE ops")
     if j != len(f_ops):
         raise ValueError("the int8 graph is missing ops of the float one")
@@ -79,7 +80,7 @@ def restore_float(int8_bytes: bytes, float_model, selected: list[dict]) -> bytes
             rows = graph.operators[weight["op"]].outputs[0]
             graph.tensors[rows].type, graph.tensors[rows].quantization = schema.TensorType.FLOAT32, None
             for k, op in enumerate(graph.operators):
-                if rows in list(op.inputs) and _code(model, op) == DEQUANTIZE:
+                if rows in list(op.inputs) and builtin_code(model, op) == DEQUANTIZE:
                     dropped.add(k)
                     for other in graph.operators:
                         other.inputs = [rows if x == op.outputs[0] else x for x in other.inputs]

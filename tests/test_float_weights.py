@@ -7,7 +7,8 @@ import shutil
 import pytest
 from tensorflow.lite.python import schema_py_generated as schema
 
-from export.float_weights import GATHER, keep_in_float, quantized_weights, read_model, restore_float, select
+from export.float_weights import (BATCH_MATMUL, FULLY_CONNECTED, GATHER, builtin_code, keep_in_float, quantized_weights,
+                                  read_model, restore_float, select)
 from export.tflite import convert, export_tflite
 from tagger.errors import UserError
 from tagger.models.tagger import read_config
@@ -36,8 +37,7 @@ def matrix_types(data: bytes) -> list[tuple[tuple[int, ...], int]]:
     model = read_model(data)
     graph, found = model.subgraphs[0], []
     for op in graph.operators:
-        code = model.operatorCodes[op.opcodeIndex]
-        if max(code.builtinCode, code.deprecatedBuiltinCode) in (9, 126):
+        if builtin_code(model, op) in (FULLY_CONNECTED, BATCH_MATMUL):
             tensor = graph.tensors[op.inputs[1]]
             if model.buffers[tensor.buffer].data is not None:
                 found.append((tuple(int(d) for d in tensor.shape), tensor.type))
@@ -78,7 +78,8 @@ def test_export_keeps_the_feed_forward_outputs_in_float(sample_tagger_dir, sampl
     path = export_tflite(model_dir, "dynamic_int8", float_weights=["ffn_out"], verbose=False)
     intermediate = read_config(model_dir)["encoder"]["intermediate_size"]
     with open(path, "rb") as f:
-        mixed = matrix_types(f.read())
+        exported = f.read()
+    mixed = matrix_types(exported)
     with open(sample_exports["dynamic_int8"], "rb") as f:
         plain = matrix_types(f.read())
     assert [shape for shape, _ in mixed] == [shape for shape, _ in plain]
@@ -86,10 +87,9 @@ def test_export_keeps_the_feed_forward_outputs_in_float(sample_tagger_dir, sampl
     assert ffn_out and set(ffn_out) == {schema.TensorType.FLOAT32}
     assert {kind for shape, kind in plain if shape[-1] == intermediate} == {schema.TensorType.INT8}
     assert schema.TensorType.INT8 in {kind for shape, kind in mixed if shape[-1] != intermediate}
-    table = read_model(open(path, "rb").read())
-    gathers = [op for op in table.subgraphs[0].operators
-               if table.operatorCodes[op.opcodeIndex].builtinCode == GATHER
-               and table.subgraphs[0].tensors[op.inputs[0]].type == schema.TensorType.INT8]
+    model = read_model(exported)
+    gathers = [op for op in model.subgraphs[0].operators if builtin_code(model, op) == GATHER
+               and model.subgraphs[0].tensors[op.inputs[0]].type == schema.TensorType.INT8]
     assert gathers, "the per-row int8 word table is gone"
     rows = TFLiteTagger(path).tag_text(TEXTS)
     assert [len(row["words"]) for row in rows] == [len(t.split()) for t in TEXTS]
