@@ -50,6 +50,7 @@ import tensorflow as tf
 from tensorflow.lite.python import convert as lite_convert
 from tensorflow_text import tflite_registrar
 
+from export.calibration import recalibrate
 from export.float_weights import GROUP_NAMES, keep_in_float, valid_group
 from export.saved_model import write_label_files
 from export.verify import gates, verify
@@ -83,6 +84,8 @@ def define_flags():
                         "full_int8: comma-separated globs of sentences to calibrate on (CoNLL-U, two-column, or "
                         "raw text one sentence per line). Default: the dev data recorded in the model's config.")
     flags.DEFINE_integer("calibration_sentences", 256, "full_int8: sentences used for calibration.")
+    flags.DEFINE_bool("measure_ranges", True, "full_int8: measure activation ranges by running the float model "
+                      "on the calibration sentences (--nomeasure_ranges: TFLite's calibrator's, not reproducible).")
     flags.DEFINE_string("float_nodes", DEFAULT_FLOAT_NODES,
                         "full_int8: regex of tensor names kept in float ('' quantizes everything).")
     flags.DEFINE_list("float_ops", list(DEFAULT_FLOAT_OPS), "full_int8: TFLite op types kept in float.")
@@ -131,7 +134,8 @@ def _converter(module):
 
 
 def convert(module, quantize: str, calibration: list[str] | None = None,
-            float_nodes: str = DEFAULT_FLOAT_NODES, float_ops=DEFAULT_FLOAT_OPS) -> tuple[bytes, list[str]]:
+            float_nodes: str = DEFAULT_FLOAT_NODES, float_ops=DEFAULT_FLOAT_OPS,
+            measure_ranges: bool = True) -> tuple[bytes, list[str]]:
     """TFLite flatbuffer of `module.tflite_text`, and notes on what quantization did."""
 
     if quantize not in QUANTIZE_MODES:
@@ -160,13 +164,16 @@ def convert(module, quantize: str, calibration: list[str] | None = None,
     # Calibrate, then quantize with a denylist: what tf.lite.experimental.QuantizationDebugger's
     # get_nondebug_quantized_model() does, minus its interpreter, which cannot load custom ops.
     converter._experimental_calibrate_only = True
-    calibrated = converter.convert()
+    calibrated, ranged = converter.convert(), 0
+    if measure_ranges:  # TFLite's calibrator then only marks the tensors to range (calibration.py)
+        calibrated, ranged = recalibrate(calibrated, representative())
     names = [d["name"] for d in load_interpreter(model_content=calibrated).get_tensor_details()]
     denied_nodes = sorted({name for name in names if float_nodes and re.search(float_nodes, name)})
     quantized = lite_convert.mlir_quantize(
         calibrated, disable_per_channel=False, fully_quantize=False,
         denylisted_ops=list(float_ops) or None, denylisted_nodes=denied_nodes or None)
-    notes = [f"int8 weights and activations, calibrated on {len(calibration)} sentences",
+    notes = [f"int8 weights and activations, calibrated on {len(calibration)} sentences ("
+             + (f"{ranged} activation ranges measured)" if measure_ranges else "TFLite's calibrator's ranges)"),
              f"kept in float: {len(denied_nodes)} tensors matching /{float_nodes}/"
              + (f" and op types {', '.join(float_ops)}" if float_ops else "")
              + "; ops without int8 kernels (strings, integer index math) run in float/int32"]
@@ -184,7 +191,8 @@ def op_summary(model: bytes) -> dict[str, int]:
 
 def export_tflite(model_dir: str, quantize: str = "dynamic_int8", calibration_data: str | None = None,
                   calibration_sentences: int = 256, float_nodes: str = DEFAULT_FLOAT_NODES,
-                  float_ops=DEFAULT_FLOAT_OPS, float_weights=(), verbose: bool = True) -> str:
+                  float_ops=DEFAULT_FLOAT_OPS, float_weights=(), verbose: bool = True,
+                  measure_ranges: bool = True) -> str:
     """Writes MODEL_DIR/export/tagger_<quantize>.tflite; returns its path. `float_weights`: groups of
     export/float_weights.py kept in float32 (dynamic_int8 only)."""
 
@@ -201,7 +209,7 @@ def export_tflite(model_dir: str, quantize: str = "dynamic_int8", calibration_da
         if not calibration:
             raise UserError(f"--calibration_data={calibration_data}: no sentences found")
     module = load_module(model_dir, int8_word_table=quantize in INT8_TABLE_MODES)
-    model, notes = convert(module, quantize, calibration, float_nodes, float_ops)
+    model, notes = convert(module, quantize, calibration, float_nodes, float_ops, measure_ranges)
     if float_weights:
         label_sizes = {len(labels) for labels in module.label_lists.values()}
         model, count = keep_in_float(model, convert(module, "float32")[0], list(float_weights), label_sizes,
@@ -234,7 +242,8 @@ def main(argv):
         if not verify_data:
             raise UserError("--verify needs labelled data: pass --verify_data (or --noverify)")
     path = export_tflite(FLAGS.model_dir, FLAGS.quantize, FLAGS.calibration_data, FLAGS.calibration_sentences,
-                         FLAGS.float_nodes, FLAGS.float_ops, FLAGS.float_weights)
+                         FLAGS.float_nodes, FLAGS.float_ops, FLAGS.float_weights,
+                         measure_ranges=FLAGS.measure_ranges)
     if FLAGS.verify:
         thresholds = gates()
         if FLAGS.min_agreement is not None:

@@ -286,17 +286,16 @@ def test_verify_reports_and_gates(sample_tagger_dir, sample_exports):
     assert forced.returncode == 1 and "FAIL" in forced.stdout, forced.stderr[-2000:]
 
 
-def test_full_int8_converts_runs_and_stays_close(sample_tagger_dir, sample_exports):
+def test_full_int8_converts_runs_stays_close_and_reproduces(sample_tagger_dir, sample_exports):
     from tagger.runtime.tflite import TFLiteTagger
     from export.tflite import export_tflite
     from export.verify import verify
-    # The toy's full_int8 agreement is not a stable number: TFLite's calibrator records different
-    # activation ranges run to run for the same model and sentences, and the toy trains to a slightly
-    # different model on each CPU. Over 8 exports here (4 seeds x 2) UFeats ran 0.92-0.99, and CI once
-    # measured 0.874; UPOS stayed at 0.99-1.0. So the test pins what holds: the model converts, runs,
-    # tags every word, UPOS clears the 0.95 gate, no task falls to what broken quantization gives,
-    # and verify's verdict follows its gate.
+    # With TFLite's own calibrator ranges this toy's UFeats agreement ran 0.87-0.99 and changed from
+    # export to export; with measured ranges (export/calibration.py) four seeds gave UPOS and UFeats
+    # 0.989-1.0, NER 0.96-0.998, and the same bytes every time. The toy still differs per CPU, so
+    # the thresholds keep a margin: UPOS and UFeats over the gate, nothing near broken.
     path = export_tflite(sample_tagger_dir, "full_int8", calibration_data=SAMPLE_UD_DEV, verbose=False)
+    first = open(path, "rb").read()
     tagged = TFLiteTagger(path).tag_text([HOSTILE["rtl"], b"", HOSTILE["long"]])
     assert [len(row["upos"]) for row in tagged] == [len(row["words"]) for row in tagged] and \
         len(tagged[2]["words"]) == 5000
@@ -304,5 +303,18 @@ def test_full_int8_converts_runs_and_stays_close(sample_tagger_dir, sample_expor
     check = report["artifacts"][0]
     agreement = check["agreement"]
     assert check["precision"] == "full_int8" and check["gate"] == 0.95, check
-    assert agreement["upos"] >= 0.95 and min(agreement.values()) >= 0.75, agreement
+    assert min(agreement["upos"], agreement["ufeats"]) >= 0.95 and min(agreement.values()) >= 0.8, agreement
     assert check["passed"] == (min(agreement.values()) >= 0.95), check
+    export_tflite(sample_tagger_dir, "full_int8", calibration_data=SAMPLE_UD_DEV, verbose=False)
+    assert quantization_and_weights(open(path, "rb").read()) == quantization_and_weights(first), \
+        "two full_int8 exports of one checkpoint quantize differently"
+
+
+def quantization_and_weights(tflite: bytes) -> list:
+    """Every tensor's scales and zero points, and every buffer: a model minus its tensor names (which
+    Keras numbers per load within one process)."""
+    from export.float_weights import read_model
+    model = read_model(tflite)
+    quantization = [(None if t.quantization is None else (repr(t.quantization.scale), repr(t.quantization.zeroPoint)))
+                    for t in model.subgraphs[0].tensors]
+    return quantization + [None if b.data is None else bytes(b.data) for b in model.buffers]

@@ -17,6 +17,7 @@ float32 and full_int8 models run there.
 """
 from __future__ import annotations
 
+import sys
 import threading
 
 import numpy as np
@@ -65,14 +66,18 @@ def _interpreter_classes():
 
 
 def load_interpreter(path: str | None = None, num_threads: int = 1, model_content: bytes | None = None,
-                     register_tf_text: bool = True):
+                     register_tf_text: bool = True, preserve_all_tensors: bool = False):
     """An allocated interpreter for a tagger .tflite, with the tensorflow-text ops registered.
 
     `register_tf_text=False` builds a plain interpreter, as an app that forgot the
-    registrar would; it raises `MissingCustomOpsError` with the fix.
+    registrar would; it raises `MissingCustomOpsError` with the fix. `preserve_all_tensors` keeps
+    every intermediate tensor readable after a run (slower; for calibration and debugging).
     """
     with_custom_ops, plain = _interpreter_classes()
     source = {"model_path": path} if model_content is None else {"model_content": model_content}
+    if preserve_all_tensors:  # and no XNNPACK: a delegated partition leaves its inner tensors unwritten
+        resolver = sys.modules[with_custom_ops.__module__].OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        source.update(experimental_preserve_all_tensors=True, experimental_op_resolver_type=resolver)
     try:
         if register_tf_text:
             from tensorflow_text import tflite_registrar
