@@ -16,6 +16,7 @@ from typing import Iterable
 import numpy as np
 from tensorflow.lite.tools import flatbuffer_utils
 
+from export.float_weights import read_model
 from tagger.runtime.tflite import load_interpreter
 
 
@@ -32,8 +33,7 @@ def measure_ranges(calibrated: bytes, batches: Iterable[dict[str, np.ndarray]]) 
     batches: the signature runner's keyword arguments, e.g. `{"sentences": np.array([b"..."], object)}`.
     Tensors that no batch filled (empty, or never computed) are left out.
     """
-    model = flatbuffer_utils.read_model_from_bytearray(bytearray(calibrated))
-    wanted = ranged_tensors(model)
+    wanted = ranged_tensors(read_model(calibrated))
     interpreter = load_interpreter(model_content=calibrated, preserve_all_tensors=True)
     names = {detail["index"]: detail["name"] for detail in interpreter.get_tensor_details()}
     mismatched = [index for index, name in wanted.items() if names.get(index) != name]
@@ -57,7 +57,7 @@ def measure_ranges(calibrated: bytes, batches: Iterable[dict[str, np.ndarray]]) 
 
 def with_ranges(calibrated: bytes, ranges: dict[int, tuple[float, float]]) -> bytes:
     """`calibrated` with its per-tensor min/max replaced by `ranges` (others untouched)."""
-    model = flatbuffer_utils.read_model_from_bytearray(bytearray(calibrated))
+    model = read_model(calibrated)
     tensors = model.subgraphs[0].tensors
     for index, (low, high) in ranges.items():
         tensors[index].quantization.min = [low]

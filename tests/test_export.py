@@ -1,6 +1,7 @@
 """SavedModel and TFLite exports against the checkpoint; TF Serving request shapes; hostile inputs; verify."""
 import json
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -292,10 +293,10 @@ def test_full_int8_converts_runs_stays_close_and_reproduces(sample_tagger_dir, s
     from export.verify import verify
     # With TFLite's own calibrator ranges this toy's UFeats agreement ran 0.87-0.99 and changed from
     # export to export; with measured ranges (export/calibration.py) four seeds gave UPOS and UFeats
-    # 0.989-1.0, NER 0.96-0.998, and the same bytes every time. The toy still differs per CPU, so
+    # 0.989-1.0, NER 0.96-0.998, and the same quantization every time. The toy still differs per CPU, so
     # the thresholds keep a margin: UPOS and UFeats over the gate, nothing near broken.
     path = export_tflite(sample_tagger_dir, "full_int8", calibration_data=SAMPLE_UD_DEV, verbose=False)
-    first = open(path, "rb").read()
+    first = pathlib.Path(path).read_bytes()
     tagged = TFLiteTagger(path).tag_text([HOSTILE["rtl"], b"", HOSTILE["long"]])
     assert [len(row["upos"]) for row in tagged] == [len(row["words"]) for row in tagged] and \
         len(tagged[2]["words"]) == 5000
@@ -306,7 +307,7 @@ def test_full_int8_converts_runs_stays_close_and_reproduces(sample_tagger_dir, s
     assert min(agreement["upos"], agreement["ufeats"]) >= 0.95 and min(agreement.values()) >= 0.8, agreement
     assert check["passed"] == (min(agreement.values()) >= 0.95), check
     export_tflite(sample_tagger_dir, "full_int8", calibration_data=SAMPLE_UD_DEV, verbose=False)
-    assert quantization_and_weights(open(path, "rb").read()) == quantization_and_weights(first), \
+    assert quantization_and_weights(pathlib.Path(path).read_bytes()) == quantization_and_weights(first), \
         "two full_int8 exports of one checkpoint quantize differently"
 
 
