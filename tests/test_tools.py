@@ -268,6 +268,23 @@ def test_profile_tflite_stages(tmp_path):
     assert stages["rest_ms"] == pytest.approx(stages["end_to_end"]["median_ms"] - stages["tokenize"]["median_ms"]
                                               - stages["encoder"]["median_ms"])
     assert "| rest (end_to_end - tokenize - encoder) |" in result.stdout
+    parts = profile["encoder_parts"]
+    assert list(parts["parts"]) == ["embeddings", "attention_0", "feed_forward_0", "heads"]
+    assert parts["composed_logits_max_abs_diff"] <= 1e-4
+    assert "SOFTMAX" in parts["parts"]["attention_0"]["ops"] and "SOFTMAX" not in parts["parts"]["feed_forward_0"]["ops"]
+    assert "FULLY_CONNECTED" in parts["parts"]["feed_forward_0"]["ops"]
+    assert parts["sum_ms"] == pytest.approx(sum(part["median_ms"] for part in parts["parts"].values()))
+    assert "| sum of the parts (the encoder stage:" in result.stdout
+
+
+def test_encoder_parts_refuse_a_bilstm():
+    """The cut reads BertEncoderV2's sub-layers; another encoder gets a clear error, not a wrong profile."""
+    from tools import encoder_parts
+
+    class NotBert:
+        encoder = object()
+    with pytest.raises(ValueError, match="not Model Garden's BertEncoderV2"):
+        encoder_parts.part_functions(NotBert())
 
 
 # -- bench_corpus --------------------------------------------------------------------

@@ -39,6 +39,8 @@ def define_flags():
     flags.DEFINE_integer("words", 20, "Words in the timed sentence.")
     flags.DEFINE_string("text", None, "Globs of running text for the sentence; default ../shared/data/unlabeled, "
                         "else the embedded sample.")
+    flags.DEFINE_bool("encoder_parts", True, "Also time the encoder stage part by part: embeddings, each "
+                      "layer's attention and feed-forward, the heads (BertEncoderV2 only).")
     flags.DEFINE_bool("quick", False, "Smoke test: few repetitions; not a measurement.")
     flags.DEFINE_string("output_json", None, "Write the result here.")
     B.define_model_flags(teacher=False)
@@ -79,37 +81,54 @@ def stage_inputs(tokenizer, sentence: str) -> dict[str, dict]:
     return {"tokenize": text, "encoder": ids, "end_to_end": text}
 
 
-def profile(module, sentence: str, quantize: str, quick: bool, work_dir: str) -> dict:
+def time_model(model: bytes, feed: dict, path: str, quick: bool) -> dict:
+    """Median time of one TFLite model on `feed` at 1 thread: set the inputs and invoke, sized and
+    allocated once (no re-allocation, no output copies: they differ per stage)."""
     from export.tflite import op_summary
     from tagger.runtime.tflite import load_interpreter
+    with open(path, "wb") as f:
+        f.write(model)
+    interpreter = load_interpreter(path, num_threads=1)
+    runner = interpreter.get_signature_runner()
+    indices = {name: details["index"] for name, details in runner.get_input_details().items()}
+    del runner
+    for name, value in feed.items():
+        interpreter.resize_tensor_input(indices[name], list(value.shape))
+    interpreter.allocate_tensors()
+
+    def invoke():
+        for name, value in feed.items():
+            interpreter.set_tensor(indices[name], value)
+        interpreter.invoke()
+
+    timing = B.measure(invoke, warmup=1 if quick else 20, min_runs=3 if quick else 200,
+                       max_seconds=0.5 if quick else 5.0)
+    return {"median_ms": timing["median_ms"], "p10_ms": timing["p10_ms"], "p90_ms": timing["p90_ms"],
+            "runs": timing["runs"], "bytes": len(model), "ops": op_summary(model)}
+
+
+def profile(module, sentence: str, quantize: str, quick: bool, work_dir: str) -> dict:
     inputs = stage_inputs(module.tokenizer, sentence)
-    result = {}
-    for stage, function in stage_functions(module).items():
-        model = convert(function, module, quantize)
-        path = os.path.join(work_dir, f"{stage}.tflite")
-        with open(path, "wb") as f:
-            f.write(model)
-        interpreter = load_interpreter(path, num_threads=1)
-        runner = interpreter.get_signature_runner()
-        feed = inputs[stage]
-        indices = {name: details["index"] for name, details in runner.get_input_details().items()}
-        del runner
-        for name, value in feed.items():  # size and allocate the tensors for this input once
-            interpreter.resize_tensor_input(indices[name], list(value.shape))
-        interpreter.allocate_tensors()
-
-        def invoke():  # the graph alone: no re-allocation, no output copies (they differ per stage)
-            for name, value in feed.items():
-                interpreter.set_tensor(indices[name], value)
-            interpreter.invoke()
-
-        timing = B.measure(invoke, warmup=1 if quick else 20, min_runs=3 if quick else 200,
-                           max_seconds=0.5 if quick else 5.0)
-        result[stage] = {"median_ms": timing["median_ms"], "p10_ms": timing["p10_ms"], "p90_ms": timing["p90_ms"],
-                         "runs": timing["runs"], "bytes": len(model), "ops": op_summary(model)}
+    result = {stage: time_model(convert(function, module, quantize), inputs[stage],
+                                os.path.join(work_dir, f"{stage}.tflite"), quick)
+              for stage, function in stage_functions(module).items()}
     result["rest_ms"] = result["end_to_end"]["median_ms"] - result["tokenize"]["median_ms"] \
         - result["encoder"]["median_ms"]
     return result
+
+
+def profile_parts(module, sentence: str, quantize: str, quick: bool, work_dir: str) -> dict:
+    """The encoder stage cut into embeddings, each layer's attention and feed-forward, and the heads
+    (tools/encoder_parts.py), each timed as its own model on what it sees for `sentence`."""
+    from tools import encoder_parts
+    parts = encoder_parts.part_functions(module.model)
+    features = stage_inputs(module.tokenizer, sentence)["encoder"]
+    worst = encoder_parts.check_parts(module.model, parts, features)
+    feeds, _ = encoder_parts.part_inputs(parts, features)
+    timed = {name: time_model(convert(function, module.model, quantize), feeds[name],
+                              os.path.join(work_dir, f"part_{name}.tflite"), quick) for name, function in parts}
+    return {"parts": timed, "sum_ms": sum(part["median_ms"] for part in timed.values()),
+            "composed_logits_max_abs_diff": worst}
 
 
 def markdown(result: dict) -> str:
@@ -120,6 +139,14 @@ def markdown(result: dict) -> str:
     lines = [f"Model: {result['model']}; {result['quantize']}; 1 thread; sentence of {result['words']} words "
              f"({result['windows']} window of {result['window_length']} pieces).", "",
              B.markdown_table(["stage", "median ms", "runs", "ops"], rows)]
+    if result.get("encoder_parts"):
+        parts = result["encoder_parts"]
+        rows = [[name, part["median_ms"], part["runs"], ", ".join(f"{op} {n}" for op, n in sorted(
+            part["ops"].items(), key=lambda item: -item[1]))] for name, part in parts["parts"].items()]
+        rows.append(["sum of the parts (the encoder stage: "
+                     f"{B.fmt(result['stages']['encoder']['median_ms'])} ms)", parts["sum_ms"], None, ""])
+        lines += ["", "The encoder stage by part, each timed alone:", "",
+                  B.markdown_table(["part", "median ms", "runs", "ops"], rows)]
     if result["quick"]:
         lines += ["", "**--quick: smoke-test repetition counts; these numbers are not measurements.**"]
     return "\n".join(lines) + "\n"
@@ -147,6 +174,8 @@ def main(argv):
               "quantize": FLAGS.quantize, "words": FLAGS.words, "sentence": sentence, "quick": FLAGS.quick,
               "windows": described["windows"], "window_length": described["window_length"],
               "stages": profile(module, sentence, FLAGS.quantize, FLAGS.quick, work_dir)}
+    if FLAGS.encoder_parts:
+        result["encoder_parts"] = profile_parts(module, sentence, FLAGS.quantize, FLAGS.quick, work_dir)
     print(markdown(result))
     if FLAGS.output_json:
         B.write_json(FLAGS.output_json, result)
