@@ -14,6 +14,8 @@ with the same converter settings as the export:
 
 `rest` = end_to_end - tokenize - encoder is what the tagging plumbing after the heads costs. Each
 stage's op inventory (op type -> count) comes with it, so a stage's time can be read against its ops.
+With --encoder_parts (the default) the encoder stage is cut further, into the embeddings, each
+layer's attention and feed-forward blocks and the heads (tools/encoder_parts.py), timed the same way.
 """
 from __future__ import annotations
 
