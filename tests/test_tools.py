@@ -277,14 +277,14 @@ def test_profile_tflite_stages(tmp_path):
     assert "| sum of the parts (the encoder stage:" in result.stdout
 
 
-def test_encoder_parts_refuse_a_bilstm():
-    """The cut reads BertEncoderV2's sub-layers; another encoder gets a clear error, not a wrong profile."""
+def test_encoder_parts_refuse_other_encoders():
+    """The cut reads BertEncoderV2's sub-layers; any other encoder (the BiLSTM) gets a clear error, not a wrong profile."""
+    from tagger.models.students import BiLSTMEncoder
+    from tagger.models.tagger import Tagger
     from tools import encoder_parts
-
-    class NotBert:
-        encoder = object()
-    with pytest.raises(ValueError, match="not Model Garden's BertEncoderV2"):
-        encoder_parts.part_functions(NotBert())
+    model = Tagger(BiLSTMEncoder(vocab_size=50, embedding_width=8, lstm_units=4), {"upos": ["NOUN", "VERB"]})
+    with pytest.raises(ValueError, match="BiLSTMEncoder is not Model Garden's BertEncoderV2"):
+        encoder_parts.part_functions(model.build_variables())
 
 
 # -- bench_corpus --------------------------------------------------------------------
