@@ -25,6 +25,7 @@ if __package__ in (None, ""):  # run as `python tools/bench_corpus.py`
 import tools  # noqa: F401,E402  (TF_USE_LEGACY_KERAS before TensorFlow)
 from absl import app, flags  # noqa: E402
 
+from tools import benchenv as E  # noqa: E402
 from tools import benchlib as B  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -116,7 +117,7 @@ def markdown(result: dict) -> str:
     if differ:
         note += ("\n\nSorted and file-order batching differed on " + ", ".join(
             f"{n} tag(s) at batch {b}" for b, n in differ.items()) + " (float near-ties).")
-    warning = B.busy_warning(result["machine"])
+    warning = E.busy_warning(result["machine"])
     return head + "\n\n" + table + note + (f"\n\nWarning: {warning}" if warning else "") + "\n"
 
 
@@ -143,11 +144,11 @@ def main(argv):
     path, model = model_path(tempfile.mkdtemp(prefix="bench_corpus_"))
     rounds = 1 if FLAGS.quick else FLAGS.rounds
     rows = time_corpus(path, sentences, [int(b) for b in FLAGS.batch_sizes], FLAGS.threads, rounds)
-    result = {"tool": "bench_corpus", "created": B.now(), "machine": B.machine_info(), "model": model,
+    result = {"tool": "bench_corpus", "created": E.now(), "machine": E.machine_info(), "model": model,
               "tflite": path, "tflite_bytes": os.path.getsize(path), "quantize": FLAGS.quantize, "data": data,
               "threads": FLAGS.threads, "rounds": rounds, "quick": FLAGS.quick, "sentences": len(sentences),
               "words": rows[0]["words"], "rows": rows}
-    B.emit(markdown(result), result, FLAGS.output_md, FLAGS.output_json)
+    E.emit(markdown(result), result, FLAGS.output_md, FLAGS.output_json)
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
 if __package__ in (None, ""):  # run as `python tools/bench_distill.py`
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -40,6 +41,7 @@ if __package__ in (None, ""):  # run as `python tools/bench_distill.py`
 import tools  # noqa: F401,E402  (TF_USE_LEGACY_KERAS before TensorFlow)
 from absl import app, flags  # noqa: E402
 
+from tools import benchenv as E  # noqa: E402
 from tools import benchlib as B  # noqa: E402
 
 def define_flags():
@@ -166,7 +168,7 @@ def make_step(variant: str, distiller, strategy, batch: dict, training: bool = T
     return lambda: step(batch).numpy()
 
 
-def time_variants(distiller, strategy, batch: dict, budget: B.Budget) -> list[dict]:
+def time_variants(distiller, strategy, batch: dict, budget: E.Budget) -> list[dict]:
     """Builds every step (tracing and compiling each once), then times them in interleaved rounds
     (one step of each per round), so a change in machine load shifts all of them alike."""
     import statistics
@@ -189,10 +191,10 @@ def time_variants(distiller, strategy, batch: dict, budget: B.Budget) -> list[di
         if budget.left() < 60 and not FLAGS.quick and not name.startswith("teacher_forward") and name != "baseline":
             rows[name] = {"variant": name, "skipped": "time budget spent before it was compiled"}
             continue
-        t0 = B.time.perf_counter()
+        t0 = time.perf_counter()
         step()  # traces (and compiles)
-        first_s[name] = B.time.perf_counter() - t0
-        B.log(f"  built {name:22s} first step {first_s[name]:6.1f} s")
+        first_s[name] = time.perf_counter() - t0
+        E.log(f"  built {name:22s} first step {first_s[name]:6.1f} s")
     timed = [name for name in steps if name in first_s]
     warmup = 0 if FLAGS.quick else max(FLAGS.warmup - 1, 0)
     for _ in range(warmup):
@@ -201,12 +203,12 @@ def time_variants(distiller, strategy, batch: dict, budget: B.Budget) -> list[di
     times: dict[str, list[float]] = {name: [] for name in timed}
     min_rounds = 2 if FLAGS.quick else FLAGS.min_runs
     seconds = 0 if FLAGS.quick else max(10.0, min(FLAGS.max_seconds * len(timed), budget.left() - 60))
-    begin = B.time.perf_counter()
-    while len(times[timed[0]]) < min_rounds or B.time.perf_counter() - begin < seconds:
+    begin = time.perf_counter()
+    while len(times[timed[0]]) < min_rounds or time.perf_counter() - begin < seconds:
         for name in timed:
-            t0 = B.time.perf_counter()
+            t0 = time.perf_counter()
             steps[name]()
-            times[name].append(1000 * (B.time.perf_counter() - t0))
+            times[name].append(1000 * (time.perf_counter() - t0))
     distiller.student.set_weights(initial)
     for name in timed:
         median = statistics.median(times[name])
@@ -214,7 +216,7 @@ def time_variants(distiller, strategy, batch: dict, budget: B.Budget) -> list[di
                       "runs": len(times[name]), "steps_per_s": 1000 / median, "first_step_s": first_s[name],
                       "keeps_semantics": None if name.startswith("teacher_forward") else
                       name in SEMANTICS_PRESERVING}
-        B.log(f"  {name:25s} {median:9.1f} ms/step ({len(times[name])} runs)")
+        E.log(f"  {name:25s} {median:9.1f} ms/step ({len(times[name])} runs)")
     rows = [rows[name] for name in steps]
     rates = {row["variant"]: row["steps_per_s"] for row in rows if row["variant"].startswith("teacher_forward")}
     for row in rows:
@@ -265,20 +267,20 @@ def time_pipeline(tokenizer, text: str) -> dict:
     from tagger.data import pipeline
     dataset = pipeline.unlabeled_dataset(tokenizer, pipeline.text_lines(text), FLAGS.batch_size)
     iterator = iter(dataset)
-    t0 = B.time.perf_counter()
+    t0 = time.perf_counter()
     next(iterator)
-    first_s = B.time.perf_counter() - t0
+    first_s = time.perf_counter() - t0
     for _ in range(2):
         next(iterator)
     seconds = 2.0 if FLAGS.quick else FLAGS.pipeline_seconds
     batches = windows = pieces = 0
-    begin = B.time.perf_counter()
-    while B.time.perf_counter() - begin < seconds:
+    begin = time.perf_counter()
+    while time.perf_counter() - begin < seconds:
         batch = next(iterator)
         batches += 1
         windows += int(batch["input_word_ids"].shape[0])
         pieces += int(np.sum(batch["piece_mask"]))
-    elapsed = B.time.perf_counter() - begin
+    elapsed = time.perf_counter() - begin
     # Sentences per window, from the lines the pipeline reads (it keeps lines of >= 10 characters).
     lines = pipeline.text_lines(text).filter(pipeline.long_enough).take(2000).batch(256)
     sentences = total_windows = 0
@@ -342,22 +344,22 @@ def main(argv):
     import tempfile
     from tagger.distill.recipes import Distiller
     from tagger.training import setup_run
-    machine = B.machine_info()
-    budget = B.Budget(FLAGS.time_budget_s)
+    machine = E.machine_info()
+    budget = E.Budget(FLAGS.time_budget_s)
     strategy = setup_run(seed=0, mixed_precision=False, distribution_strategy="one_device")
     with tempfile.TemporaryDirectory(prefix="bench_distill_") as scratch:
         text, text_description = B.resolve_text(FLAGS.text)
-        B.log("== models")
+        E.log("== models")
         teacher, student, tokenizer, models = build_models(strategy, scratch)
         distiller = Distiller(teacher, student, strategy, work_dir=scratch, temperature=FLAGS.temperature)
         batch = fixed_batch(tokenizer.vocab_size, FLAGS.batch_size, FLAGS.seq_length)
-        B.log(f"== steps, batch {FLAGS.batch_size} x {FLAGS.seq_length}")
+        E.log(f"== steps, batch {FLAGS.batch_size} x {FLAGS.seq_length}")
         steps = time_variants(distiller, strategy, batch, budget)
         equivalence = None
         if FLAGS.check_equivalence:
-            B.log("== equivalence of the variants (tiny models)")
+            E.log("== equivalence of the variants (tiny models)")
             equivalence = check_equivalence(strategy)
-        B.log("== input pipeline")
+        E.log("== input pipeline")
         pipeline_result = time_pipeline(tokenizer, text)
     baseline = next((r for r in steps if r["variant"] == "baseline" and "steps_per_s" in r), None)
     if baseline:
@@ -371,14 +373,14 @@ def main(argv):
                 f"variant {row['variant']}"
             goals.append({"goal": f"distillation steps/s ({which}) >= {GOAL_RATIO} x teacher forward steps/s",
                           "target": GOAL_RATIO, "value": value, "pass": value >= GOAL_RATIO})
-    result = {"tool": "bench_distill", "schema_version": 1, "created": B.now(), "machine": machine,
-              "warning": B.busy_warning(machine),
+    result = {"tool": "bench_distill", "schema_version": 1, "created": E.now(), "machine": machine,
+              "warning": E.busy_warning(machine),
               "settings": {"quick": FLAGS.quick, "batch_size": FLAGS.batch_size, "seq_length": FLAGS.seq_length,
                            "temperature": FLAGS.temperature, "variants": list(FLAGS.variants), "text": text_description,
                            "threads": "TensorFlow default (all cores)"},
               "models": models, "steps": steps, "equivalence": equivalence, "pipeline": pipeline_result,
               "goals": goals, "elapsed_s": budget.elapsed()}
-    B.emit(markdown(result), result, FLAGS.output_md, FLAGS.output_json)
+    E.emit(markdown(result), result, FLAGS.output_md, FLAGS.output_json)
 
 
 if __name__ == "__main__":

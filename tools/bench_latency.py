@@ -36,6 +36,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 if __package__ in (None, ""):  # run as `python tools/bench_latency.py`
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -43,6 +44,7 @@ if __package__ in (None, ""):  # run as `python tools/bench_latency.py`
 import tools  # noqa: F401,E402  (TF_USE_LEGACY_KERAS before TensorFlow)
 from absl import app, flags  # noqa: E402
 
+from tools import benchenv as E  # noqa: E402
 from tools import benchlib as B  # noqa: E402
 from tools import latency_report as report  # noqa: E402
 from tools.matmul_rates import DEFAULT_VARIANTS, floors, measure_rates  # noqa: E402
@@ -113,7 +115,7 @@ class Run:
     """Settings, collected records and the budget of one benchmark run."""
 
     def __init__(self):
-        self.budget = B.Budget(FLAGS.time_budget_s)
+        self.budget = E.Budget(FLAGS.time_budget_s)
         self.latency: list[dict] = []
         self.skipped: list[dict] = []
         self.phases: list[dict] = []
@@ -121,10 +123,10 @@ class Run:
 
     def timing(self, fn, min_runs: int | None = None) -> dict:
         if FLAGS.quick:
-            return B.measure(fn, warmup=1, min_runs=2, max_runs=3, max_seconds=0.0)
+            return E.measure(fn, warmup=1, min_runs=2, max_runs=3, max_seconds=0.0)
         # Near the end of the budget, measurements shrink (never below --min_runs).
         seconds = max(0.1, min(FLAGS.max_seconds, self.budget.left() / 150))
-        return B.measure(fn, warmup=FLAGS.warmup, min_runs=min(min_runs or FLAGS.min_runs, FLAGS.min_runs),
+        return E.measure(fn, warmup=FLAGS.warmup, min_runs=min(min_runs or FLAGS.min_runs, FLAGS.min_runs),
                          max_seconds=seconds)
 
     def record(self, model: str, runtime: str, threads: int, input_name: str, batch: int, fn,
@@ -132,13 +134,13 @@ class Run:
         result = {"model": model, "runtime": runtime, "threads": threads, "input": input_name, "batch": batch,
                   **self.timing(fn, min_runs)}
         self.latency.append(result)
-        B.log(f"  {model:8s} {runtime:20s} t={threads} {input_name:10s} b={batch:<3d} "
+        E.log(f"  {model:8s} {runtime:20s} t={threads} {input_name:10s} b={batch:<3d} "
               f"{result['median_ms']:10.3f} ms  ({result['runs']} runs)")
         return result
 
     def skip(self, what: str, why: str) -> None:
         self.skipped.append({"what": what, "why": why})
-        B.log(f"  skipped {what}: {why}")
+        E.log(f"  skipped {what}: {why}")
 
     def find(self, model, runtime, threads, input_name, batch=1) -> dict | None:
         for r in self.latency:
@@ -282,10 +284,10 @@ def time_saved_model(run: Run, role: str, export_dir: str, tokenizer, threads: i
                      summary: dict) -> None:
     import tensorflow as tf
     import tensorflow_text  # noqa: F401  (registers the tokenizer ops the SavedModel uses)
-    t0 = B.time.perf_counter()
+    t0 = time.perf_counter()
     path, reused = B.saved_model(export_dir, reuse_from(summary))
     run.phases.append({"what": f"{role} saved_model " + ("reused" if reused else "export"),
-                       "seconds": B.time.perf_counter() - t0, "path": path})
+                       "seconds": time.perf_counter() - t0, "path": path})
     if reused:
         run.reused.append(path)
     summary["sizes_bytes"]["saved_model"] = B.path_size(path)
@@ -299,11 +301,11 @@ def time_saved_model(run: Run, role: str, export_dir: str, tokenizer, threads: i
 
 def time_tflite(run: Run, role: str, export_dir: str, variant: str, inputs: dict, summary: dict) -> None:
     from tagger.runtime.tflite import TFLiteTagger
-    t0 = B.time.perf_counter()
+    t0 = time.perf_counter()
     path, reused = B.tflite_model(export_dir, variant, inputs["calibration_file"], len(inputs["calibration"]),
                                   reuse_from(summary))
     run.phases.append({"what": f"{role} tflite {variant} " + ("reused" if reused else "export"),
-                       "seconds": B.time.perf_counter() - t0, "path": path})
+                       "seconds": time.perf_counter() - t0, "path": path})
     if reused:
         run.reused.append(path)
     summary["sizes_bytes"][f"tflite_{variant}"] = B.path_size(path)
@@ -327,7 +329,7 @@ def tf_child(run: Run, threads: int, teacher_dir: str, student_dir: str, vocab_f
                f"--proportional_words={','.join(FLAGS.proportional_words)}",
                f"--max_seconds={FLAGS.max_seconds}", f"--min_runs={FLAGS.min_runs}", f"--warmup={FLAGS.warmup}",
                f"--time_budget_s={max(run.budget.left() - 10, 30)}"] + (["--quick"] if FLAGS.quick else [])
-    B.log(f"== TensorFlow at {threads} threads (child process)")
+    E.log(f"== TensorFlow at {threads} threads (child process)")
     try:
         completed = subprocess.run(command, cwd=B.REPO, timeout=max(run.budget.left(), 60),
                                    stdout=subprocess.DEVNULL)
@@ -351,7 +353,7 @@ def main_child() -> None:
         model, tokenizer, config, _, _, _ = load_or_build(role, model_dir, "", FLAGS.vocab_file)
         inputs = inputs or build_inputs(tokenizer, FLAGS.text)  # the student's tokenizer, as in the parent
         time_tf(run, role, model, tokenizer, config, threads, inputs)
-    B.write_json(FLAGS.output_json, {"latency": run.latency})
+    E.write_json(FLAGS.output_json, {"latency": run.latency})
 
 
 # -- main --------------------------------------------------------------------------------
@@ -359,29 +361,29 @@ def main_child() -> None:
 def main(argv):
     del argv
     tf_threads = [int(t) for t in FLAGS.tf_threads]
-    B.pin_tf_threads(tf_threads[0])
+    E.pin_tf_threads(tf_threads[0])
     if FLAGS.tf_only_child:
         return main_child()
-    machine = B.machine_info()
+    machine = E.machine_info()
     run = Run()
     work_dir = FLAGS.work_dir or tempfile.mkdtemp(prefix="bench_latency_")
     os.makedirs(work_dir, exist_ok=True)
     try:
         vocab_file, vocab_description = B.resolve_vocab(FLAGS.vocab_file, work_dir, FLAGS.vocab_size)
         text, text_description = B.resolve_text(FLAGS.text)
-        B.log("== matmul rates")
+        E.log("== matmul rates")
         rates = measure_rates(run.timing, FLAGS.quick, tf_threads[0])
-        B.log("== models")
+        E.log("== models")
         roles = [("student", FLAGS.student_dir), ("teacher", FLAGS.teacher_dir)]
         roles += [("e5", FLAGS.e5_dir)] if FLAGS.e5_dir else []
         loaded = {role: load_or_build(role, directory, work_dir, vocab_file) for role, directory in roles}
         inputs = build_inputs(loaded["student"][1], text)
         inputs["calibration_file"] = os.path.join(work_dir, "calibration.txt")
-        B.write_text(inputs["calibration_file"], "\n".join(inputs["calibration"]) + "\n")
+        E.write_text(inputs["calibration_file"], "\n".join(inputs["calibration"]) + "\n")
         models = {role: model_summary(model, config, directory, description, inputs)
                   for role, (model, _, config, directory, _, description) in loaded.items()}
         for role in loaded:
-            B.log(f"== {role}: TensorFlow, {tf_threads[0]} thread(s)")
+            E.log(f"== {role}: TensorFlow, {tf_threads[0]} thread(s)")
             model, tokenizer, config, _, _, _ = loaded[role]
             time_tf(run, role, model, tokenizer, config, tf_threads[0], inputs)
         # Priority order: every student artifact, then the teacher's as the budget allows.
@@ -395,7 +397,7 @@ def main(argv):
                 run.skip(f"{role} {artifact}", f"{run.budget.left():.0f} s of the time budget left, "
                                                f"~{need} s needed")
                 continue
-            B.log(f"== {role}: {artifact}")
+            E.log(f"== {role}: {artifact}")
             _, tokenizer, _, _, export_dir, _ = loaded[role]
             if artifact == "saved_model":
                 time_saved_model(run, role, export_dir, tokenizer, tf_threads[0], inputs, models[role])
@@ -410,8 +412,8 @@ def main(argv):
                      work_dir)
         ratios, goals = report.ratios_and_goals(run, models, inputs, settings())
         result = {
-            "tool": "bench_latency", "schema_version": 1, "created": B.now(), "machine": machine,
-            "warning": B.busy_warning(machine),
+            "tool": "bench_latency", "schema_version": 1, "created": E.now(), "machine": machine,
+            "warning": E.busy_warning(machine),
             "settings": {**settings(), "vocab": vocab_description, "text": text_description},
             "artifacts": {"built_by": "export.saved_model.export_saved_model, export.tflite.export_tflite "
                                       "(quantize none = float32, dynamic_int8, full_int8); run with "
@@ -421,7 +423,7 @@ def main(argv):
             "skipped": run.skipped,
             "elapsed_s": run.budget.elapsed(),
         }
-        B.emit(report.markdown(result), result, FLAGS.output_md, FLAGS.output_json)
+        E.emit(report.markdown(result), result, FLAGS.output_md, FLAGS.output_json)
     finally:
         if not FLAGS.work_dir:
             shutil.rmtree(work_dir, ignore_errors=True)

@@ -5,6 +5,7 @@ lengths, sentence_words, proportional_words, batch_size, quick), so a stored JSO
 """
 from __future__ import annotations
 
+from tools import benchenv as E
 from tools import benchlib as B
 
 GOAL_SPEEDUP = {32: 300.0, 128: 150.0}
@@ -137,7 +138,7 @@ def markdown(result: dict) -> str:
     sizes = []
     for role, info in result["models"].items():
         for artifact, size in info["sizes_bytes"].items():
-            sizes.append([role, artifact, B.mib(size)])
+            sizes.append([role, artifact, E.mib(size)])
     out += ["", "## Sizes (MiB)", "", B.markdown_table(["model", "artifact", "MiB"], sizes)]
     params = result["models"]
     out += ["", "## Parameters", "",

@@ -12,7 +12,7 @@ DEFAULT_VARIANTS = ("float32", "dynamic_int8", "full_int8")
 def measure_rates(timing_of, quick: bool, tf_threads: int) -> dict:
     """fp32 GFLOP/s of a TF matmul in this process (its thread setting), and of LiteRT fully-connected
     layers (XNNPACK) in float32, dynamic-range int8 and full int8, at 1 thread. ``timing_of(fn)`` times
-    a call and returns benchlib.measure's dict; ``quick`` shrinks the shapes to a smoke test."""
+    a call and returns benchenv.measure's dict; ``quick`` shrinks the shapes to a smoke test."""
     import numpy as np
     import tensorflow as tf
     rates = {}

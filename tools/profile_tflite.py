@@ -29,6 +29,7 @@ if __package__ in (None, ""):  # run as `python tools/profile_tflite.py`
 import tools  # noqa: F401,E402  (TF_USE_LEGACY_KERAS before TensorFlow)
 from absl import app, flags  # noqa: E402
 
+from tools import benchenv as E  # noqa: E402
 from tools import benchlib as B  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -103,7 +104,7 @@ def time_model(model: bytes, feed: dict, path: str, quick: bool) -> dict:
             interpreter.set_tensor(indices[name], value)
         interpreter.invoke()
 
-    timing = B.measure(invoke, warmup=1 if quick else 20, min_runs=3 if quick else 200,
+    timing = E.measure(invoke, warmup=1 if quick else 20, min_runs=3 if quick else 200,
                        max_seconds=0.5 if quick else 5.0)
     return {"median_ms": timing["median_ms"], "p10_ms": timing["p10_ms"], "p90_ms": timing["p90_ms"],
             "runs": timing["runs"], "bytes": len(model), "ops": op_summary(model)}
@@ -156,7 +157,7 @@ def markdown(result: dict) -> str:
 
 def main(argv):
     del argv
-    B.pin_tf_threads(1)
+    E.pin_tf_threads(1)
     from tagger.serving import TaggerModule, load_module
     work_dir = tempfile.mkdtemp(prefix="profile_tflite_")
     if FLAGS.model_dir:
@@ -172,7 +173,7 @@ def main(argv):
     maker = B.SentenceMaker(module.tokenizer, B.text_words(text))
     sentence = maker.words_sentence(FLAGS.words)
     described = maker.describe(sentence)
-    result = {"tool": "profile_tflite", "created": B.now(), "machine": B.machine_info(), "model": source,
+    result = {"tool": "profile_tflite", "created": E.now(), "machine": E.machine_info(), "model": source,
               "quantize": FLAGS.quantize, "words": FLAGS.words, "sentence": sentence, "quick": FLAGS.quick,
               "windows": described["windows"], "window_length": described["window_length"],
               "stages": profile(module, sentence, FLAGS.quantize, FLAGS.quick, work_dir)}
@@ -180,7 +181,7 @@ def main(argv):
         result["encoder_parts"] = profile_parts(module, sentence, FLAGS.quantize, FLAGS.quick, work_dir)
     print(markdown(result))
     if FLAGS.output_json:
-        B.write_json(FLAGS.output_json, result)
+        E.write_json(FLAGS.output_json, result)
 
 
 if __name__ == "__main__":
