@@ -335,3 +335,13 @@ def test_int8_sensitivity_binary_writes_variants_and_a_report(tmp_path, sample_t
     names = [a["artifact"] for a in report["artifacts"]]
     assert names == ["tagger_dynamic_int8.tflite", "float_table_dynamic_int8.tflite", "float_last2_dynamic_int8.tflite"]
     assert report["sentences"] == len(read_corpus(SAMPLE_UD_DEV)[::3])
+
+
+def test_make_sample_regenerates_the_shipped_sample_byte_for_byte(tmp_path):
+    """The embedded sample is what tools/make_sample.py writes: every file it writes, equal to the byte."""
+    run_tool("tools.make_sample", f"--out={tmp_path}")
+    written = sorted(os.path.relpath(os.path.join(d, f), tmp_path) for d, _, files in os.walk(tmp_path) for f in files)
+    assert "vocab.txt" in written and "ud/de_sample/de_sample-ud-train.conllu" in written
+    for name in written:
+        with open(tmp_path / name, "rb") as new, open(os.path.join(REPO, "tagger", "sample", name), "rb") as shipped:
+            assert new.read() == shipped.read(), f"tagger/sample/{name} differs from what make_sample writes"

@@ -36,7 +36,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 
 if __package__ in (None, ""):  # run as `python tools/bench_latency.py`
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -46,7 +45,9 @@ from absl import app, flags  # noqa: E402
 
 from tools import benchenv as E  # noqa: E402
 from tools import benchlib as B  # noqa: E402
+from tools.bench_inputs import resolve_text, resolve_vocab  # noqa: E402
 from tools import latency_report as report  # noqa: E402
+from tools.latency_timing import Run, build_inputs, time_saved_model, time_tf, time_tflite  # noqa: E402
 from tools.matmul_rates import DEFAULT_VARIANTS, floors, measure_rates  # noqa: E402
 
 
@@ -110,85 +111,6 @@ def define_flags():
 FLAGS = flags.FLAGS
 
 
-
-class Run:
-    """Settings, collected records and the budget of one benchmark run."""
-
-    def __init__(self):
-        self.budget = E.Budget(FLAGS.time_budget_s)
-        self.latency: list[dict] = []
-        self.skipped: list[dict] = []
-        self.phases: list[dict] = []
-        self.reused: list[str] = []
-
-    def timing(self, fn, min_runs: int | None = None) -> dict:
-        if FLAGS.quick:
-            return E.measure(fn, warmup=1, min_runs=2, max_runs=3, max_seconds=0.0)
-        # Near the end of the budget, measurements shrink (never below --min_runs).
-        seconds = max(0.1, min(FLAGS.max_seconds, self.budget.left() / 150))
-        return E.measure(fn, warmup=FLAGS.warmup, min_runs=min(min_runs or FLAGS.min_runs, FLAGS.min_runs),
-                         max_seconds=seconds)
-
-    def record(self, model: str, runtime: str, threads: int, input_name: str, batch: int, fn,
-               min_runs: int | None = None) -> dict:
-        result = {"model": model, "runtime": runtime, "threads": threads, "input": input_name, "batch": batch,
-                  **self.timing(fn, min_runs)}
-        self.latency.append(result)
-        E.log(f"  {model:8s} {runtime:20s} t={threads} {input_name:10s} b={batch:<3d} "
-              f"{result['median_ms']:10.3f} ms  ({result['runs']} runs)")
-        return result
-
-    def skip(self, what: str, why: str) -> None:
-        self.skipped.append({"what": what, "why": why})
-        E.log(f"  skipped {what}: {why}")
-
-    def find(self, model, runtime, threads, input_name, batch=1) -> dict | None:
-        for r in self.latency:
-            if (r["model"], r["runtime"], r["threads"], r["input"], r["batch"]) == \
-                    (model, runtime, threads, input_name, batch):
-                return r
-        return None
-
-    def median(self, *key) -> float | None:
-        r = self.find(*key)
-        return r["median_ms"] if r else None
-
-
-# -- inputs -------------------------------------------------------------------------
-
-def build_inputs(tokenizer, text_patterns: str) -> dict:
-    """Named sentences: exactly-L-wordpiece windows, the n-word sentence, short/long, the throughput batch."""
-    maker = B.SentenceMaker(tokenizer, B.text_words(text_patterns))
-    inputs = {}
-    for length in map(int, FLAGS.lengths):
-        inputs[f"text_{length}"] = maker.pieces_sentence(length - 2, start=length)
-    for words in [FLAGS.sentence_words] + list(map(int, FLAGS.proportional_words)):
-        inputs[f"text_{words}w"] = maker.words_sentence(words, start=words)
-    batch = [maker.words_sentence(FLAGS.sentence_words, start=i * FLAGS.sentence_words)
-             for i in range(FLAGS.batch_size)]
-    described = {name: maker.describe(sentence) for name, sentence in inputs.items()}
-    batch_words = sum(maker.describe(s)["words"] for s in batch)
-    return {"sentences": inputs, "described": described, "batch": batch, "batch_words": batch_words,
-            "calibration": [maker.words_sentence(FLAGS.sentence_words, start=7919 + 37 * i)
-                            for i in range(4 if FLAGS.quick else FLAGS.calibration_sentences)]}
-
-
-def ids_inputs(tokenizer, sentences: dict) -> dict:
-    """ids_L: [CLS] + the wordpieces of text_L + [SEP], one window of exactly L (whatever the
-    model's max_seq_length), so ids and text inputs hold the same pieces. text_L is sized with
-    the student's tokenizer; a model with another vocabulary gets its pieces cut or repeated to L."""
-    import tensorflow as tf
-    out = {}
-    for length in map(int, FLAGS.lengths):
-        pieces = tokenizer.text_to_pieces(tf.constant([sentences[f"text_{length}"]]))["piece_ids"]
-        repeats = -(-(length - 2) // max(int(tf.size(pieces)), 1))
-        pieces = tf.tile(pieces, [repeats])[:length - 2]
-        ids = tf.concat([[tokenizer.cls_id], pieces, [tokenizer.sep_id]], axis=0)[tf.newaxis, :]
-        out[f"ids_{length}"] = {"input_word_ids": ids, "input_mask": tf.ones_like(ids),
-                                "input_type_ids": tf.zeros_like(ids)}
-    return out
-
-
 # -- models -------------------------------------------------------------------------
 
 def load_or_build(role: str, model_dir: str | None, work_dir: str, vocab_file: str):
@@ -236,8 +158,6 @@ def model_summary(model, config: dict, model_dir: str, description: str, inputs:
             "sizes_bytes": {"weights_fp32": 4 * params["total"], "checkpoint": B.checkpoint_size(model_dir)}}
 
 
-# -- timing per runtime -------------------------------------------------------------------
-
 def settings() -> dict:
     """The flags the report needs, as plain values (stored in the JSON result)."""
     return {"quick": FLAGS.quick, "tf_threads": [int(t) for t in FLAGS.tf_threads],
@@ -246,76 +166,9 @@ def settings() -> dict:
             "lengths": [int(x) for x in FLAGS.lengths], "proportional_words": [int(x) for x in FLAGS.proportional_words],
             "batch_size": FLAGS.batch_size, "sentence_words": FLAGS.sentence_words,
             "time_budget_s": FLAGS.time_budget_s, "max_seconds": FLAGS.max_seconds,
-            "min_runs": FLAGS.min_runs, "warmup": FLAGS.warmup}
+            "min_runs": FLAGS.min_runs, "warmup": FLAGS.warmup, "reuse_exports": FLAGS.reuse_exports,
+            "calibration_sentences": FLAGS.calibration_sentences}
 
-
-def time_text_and_batch(run: Run, role: str, runtime: str, threads: int, call, inputs: dict) -> None:
-    """Batch-1 latency on every text input, then batch throughput on n-word sentences."""
-    for name in report.text_names(settings(), role):
-        sentence = inputs["sentences"][name]
-        run.record(role, runtime, threads, name, 1, lambda: call([sentence]))
-    batch = inputs["batch"]
-    result = run.record(role, runtime, threads, f"text_{FLAGS.sentence_words}w", len(batch), lambda: call(batch),
-                        min_runs=3)
-    result["sentences_per_s"] = len(batch) / (result["median_ms"] / 1000)
-    result["words_per_s"] = inputs["batch_words"] / (result["median_ms"] / 1000)
-
-
-def time_tf(run: Run, role: str, model, tokenizer, config, threads: int, inputs: dict) -> None:
-    """The in-process serving module: `tag_ids` (the model on word ids) and `serving_default` (text)."""
-    import tensorflow as tf
-    from tagger.serving import TaggerModule
-    module = TaggerModule(model, tokenizer, config["tasks"])
-    positions = config["encoder"].get("max_position_embeddings")
-    for name, features in ids_inputs(tokenizer, inputs["sentences"]).items():
-        if positions and int(features["input_word_ids"].shape[1]) > positions:
-            run.skip(f"{role} tf {name}", f"longer than the model's {positions} positions")
-            continue
-        run.record(role, "tf", threads, name, 1, lambda: module.tag_ids(**features))
-    time_text_and_batch(run, role, "tf", threads, lambda s: module.serving_default(tf.constant(s)), inputs)
-
-
-def reuse_from(summary: dict) -> str | None:
-    given = not summary["source"].startswith("random weights")
-    return summary["model_dir"] if FLAGS.reuse_exports and given else None
-
-
-def time_saved_model(run: Run, role: str, export_dir: str, tokenizer, threads: int, inputs: dict,
-                     summary: dict) -> None:
-    import tensorflow as tf
-    import tensorflow_text  # noqa: F401  (registers the tokenizer ops the SavedModel uses)
-    t0 = time.perf_counter()
-    path, reused = B.saved_model(export_dir, reuse_from(summary))
-    run.phases.append({"what": f"{role} saved_model " + ("reused" if reused else "export"),
-                       "seconds": time.perf_counter() - t0, "path": path})
-    if reused:
-        run.reused.append(path)
-    summary["sizes_bytes"]["saved_model"] = B.path_size(path)
-    loaded = tf.saved_model.load(path)
-    tag_ids, serving = loaded.signatures["tag_ids"], loaded.signatures["serving_default"]
-    for name, features in ids_inputs(tokenizer, inputs["sentences"]).items():
-        run.record(role, "saved_model", threads, name, 1, lambda: tag_ids(**features))
-    time_text_and_batch(run, role, "saved_model", threads, lambda s: serving(sentences=tf.constant(s)), inputs)
-    del loaded, tag_ids, serving
-
-
-def time_tflite(run: Run, role: str, export_dir: str, variant: str, inputs: dict, summary: dict) -> None:
-    from tagger.runtime.tflite import TFLiteTagger
-    t0 = time.perf_counter()
-    path, reused = B.tflite_model(export_dir, variant, inputs["calibration_file"], len(inputs["calibration"]),
-                                  reuse_from(summary))
-    run.phases.append({"what": f"{role} tflite {variant} " + ("reused" if reused else "export"),
-                       "seconds": time.perf_counter() - t0, "path": path})
-    if reused:
-        run.reused.append(path)
-    summary["sizes_bytes"][f"tflite_{variant}"] = B.path_size(path)
-    for threads in map(int, FLAGS.tflite_threads if role == "student" else FLAGS.teacher_tflite_threads):
-        tagger = TFLiteTagger(path, num_threads=threads)
-        time_text_and_batch(run, role, f"tflite_{variant}", threads, tagger.run, inputs)
-        del tagger
-
-
-# -- matmul rates (for the FLOP floor) ---------------------------------------------------
 
 # -- child run for extra TF thread counts --------------------------------------------------
 
@@ -346,12 +199,12 @@ def tf_child(run: Run, threads: int, teacher_dir: str, student_dir: str, vocab_f
 
 def main_child() -> None:
     """Times TF only (ids_L, the text inputs, throughput) for both model dirs at this process's threads."""
-    run = Run()
+    run = Run(settings())
     threads = int(FLAGS.tf_threads[0])
     inputs = None
     for role, model_dir in (("student", FLAGS.student_dir), ("teacher", FLAGS.teacher_dir)):
         model, tokenizer, config, _, _, _ = load_or_build(role, model_dir, "", FLAGS.vocab_file)
-        inputs = inputs or build_inputs(tokenizer, FLAGS.text)  # the student's tokenizer, as in the parent
+        inputs = inputs or build_inputs(tokenizer, FLAGS.text, run.settings)  # the student tokenizer, as the parent
         time_tf(run, role, model, tokenizer, config, threads, inputs)
     E.write_json(FLAGS.output_json, {"latency": run.latency})
 
@@ -365,19 +218,19 @@ def main(argv):
     if FLAGS.tf_only_child:
         return main_child()
     machine = E.machine_info()
-    run = Run()
+    run = Run(settings())
     work_dir = FLAGS.work_dir or tempfile.mkdtemp(prefix="bench_latency_")
     os.makedirs(work_dir, exist_ok=True)
     try:
-        vocab_file, vocab_description = B.resolve_vocab(FLAGS.vocab_file, work_dir, FLAGS.vocab_size)
-        text, text_description = B.resolve_text(FLAGS.text)
+        vocab_file, vocab_description = resolve_vocab(FLAGS.vocab_file, work_dir, FLAGS.vocab_size)
+        text, text_description = resolve_text(FLAGS.text)
         E.log("== matmul rates")
         rates = measure_rates(run.timing, FLAGS.quick, tf_threads[0])
         E.log("== models")
         roles = [("student", FLAGS.student_dir), ("teacher", FLAGS.teacher_dir)]
         roles += [("e5", FLAGS.e5_dir)] if FLAGS.e5_dir else []
         loaded = {role: load_or_build(role, directory, work_dir, vocab_file) for role, directory in roles}
-        inputs = build_inputs(loaded["student"][1], text)
+        inputs = build_inputs(loaded["student"][1], text, run.settings)
         inputs["calibration_file"] = os.path.join(work_dir, "calibration.txt")
         E.write_text(inputs["calibration_file"], "\n".join(inputs["calibration"]) + "\n")
         models = {role: model_summary(model, config, directory, description, inputs)

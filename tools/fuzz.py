@@ -8,7 +8,7 @@ Surfaces: both readers; `encode_words` and `encode_text` of both tokenizers; the
 SavedModel signatures and the dynamic_int8 TFLite model of a WordPiece and of a SentencePiece
 tagger; `tagger.predict` on raw text and on CoNLL-U. Without `--wordpiece_model` /
 `--sentencepiece_model` the tool trains tiny ones on the embedded sample (tools/tiny_models.py,
-~1 min) and exports them. Properties checked per input (tools/fuzz_checks.py):
+~1 min) and exports them. Properties checked per input (tools/fuzz_checks.py, fuzz_predict.py):
 
 * no exception, except a `DataError` that names the file and line for a bad file;
 * exactly one tag (one label position) per input word; for raw text the words are the toolkit's
@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags, logging  # noqa: E402
 
-from tools.fuzz_checks import build_surfaces  # noqa: E402
+from tools.fuzz_surfaces import build_surfaces  # noqa: E402
 from tools.fuzz_inputs import Corpus  # noqa: E402
 
 FLAGS = flags.FLAGS

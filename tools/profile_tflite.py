@@ -31,6 +31,7 @@ from absl import app, flags  # noqa: E402
 
 from tools import benchenv as E  # noqa: E402
 from tools import benchlib as B  # noqa: E402
+from tools.bench_inputs import SentenceMaker, resolve_text, resolve_vocab, text_words  # noqa: E402
 
 FLAGS = flags.FLAGS
 STAGES = ("tokenize", "encoder", "end_to_end")
@@ -163,14 +164,14 @@ def main(argv):
     if FLAGS.model_dir:
         module, source = load_module(FLAGS.model_dir), FLAGS.model_dir
     else:
-        vocab, _ = B.resolve_vocab(B.SAMPLE_VOCAB if FLAGS.quick else FLAGS.vocab_file, work_dir, FLAGS.vocab_size)
+        vocab, _ = resolve_vocab(B.SAMPLE_VOCAB if FLAGS.quick else FLAGS.vocab_file, work_dir, FLAGS.vocab_size)
         from tagger.data.wordpiece import load_vocab
         encoder, description = B.student_config_from_flags(len(load_vocab(vocab)))
         model, tokenizer, config = B.write_random_model_dir(os.path.join(work_dir, "model"), encoder,
                                                             {"upos": B.UPOS_LABELS}, vocab, 128, seed=1)
         module, source = TaggerModule(model, tokenizer, config["tasks"]), "random weights, " + description
-    text, _ = B.resolve_text(FLAGS.text)
-    maker = B.SentenceMaker(module.tokenizer, B.text_words(text))
+    text, _ = resolve_text(FLAGS.text)
+    maker = SentenceMaker(module.tokenizer, text_words(text))
     sentence = maker.words_sentence(FLAGS.words)
     described = maker.describe(sentence)
     result = {"tool": "profile_tflite", "created": E.now(), "machine": E.machine_info(), "model": source,
