@@ -18,6 +18,10 @@ def define_flags():
     flags.DEFINE_string("init", None, "hub:HANDLE_OR_PATH | tf1:DIR | hf:DIR | config:FILE | model_dir:DIR")
     flags.DEFINE_bool("freeze_word_embeddings", False, "Leave the encoder's word-embedding table out of training "
                       "(much faster on CPU for large multilingual vocabularies).")
+    flags.DEFINE_bool("sparse_embedding_updates", False, "Train the word-embedding table, but let each step update "
+                      "only the rows its batch uses (their Adam moments and weight decay too, as LazyAdam does), "
+                      "not the whole table.")
+    flags.mark_bool_flags_as_mutual_exclusive(["freeze_word_embeddings", "sparse_embedding_updates"])
     flags.DEFINE_float("treebank_sampling", 0.5, "Draw each treebank (each language, for NER) of the training "
                        "data with probability proportional to its size to this power: 1 as the data comes, "
                        "0 every treebank equally; between, small treebanks are seen more often. No effect "
@@ -39,7 +43,8 @@ def main(argv):
              dev_data=FLAGS.dev_data, test_data=FLAGS.test_data, tasks=FLAGS.tasks, data_format=FLAGS.data_format,
              vocab_file=FLAGS.vocab_file, lower_case=flags_common.lower_case(), max_seq_length=FLAGS.max_seq_length,
              seed=FLAGS.seed, checkpoint_every=FLAGS.checkpoint_every,
-             freeze_word_embeddings=FLAGS.freeze_word_embeddings, treebank_sampling=FLAGS.treebank_sampling,
+             freeze_word_embeddings=FLAGS.freeze_word_embeddings,
+             sparse_embedding_updates=FLAGS.sparse_embedding_updates, treebank_sampling=FLAGS.treebank_sampling,
              **flags_common.finetune_arguments())
 
 

@@ -62,10 +62,11 @@ def train_on_labels(model: Tagger, tokenizer: PieceTokenizer, sentences: list[Se
                     batch_size: int, learning_rate: float, epochs: float = 1.0, train_steps: int = 0,
                     seed: int = 0, checkpoint_every: int = 200, summary_dir: str | None = None,
                     description: str = "finetune", variables=None, optimizer=None, step=None,
-                    treebank_alpha: float = 1.0) -> int:
+                    treebank_alpha: float = 1.0, row_sparse: bool = False) -> int:
     """Cross-entropy training on labelled windows; returns the number of steps.
 
     `treebank_alpha` < 1 draws small treebanks more often than their size (`pipeline.treebank_probabilities`).
+    `row_sparse` applies the word-embedding table's gradient to the batch's rows only (`create_optimizer`).
     """
     encoded = pipeline.encode_labeled(tokenizer, sentences, label_lists)
     total = steps_for(int(encoded["input_word_ids"].nrows()), batch_size, epochs, train_steps)
@@ -82,7 +83,7 @@ def train_on_labels(model: Tagger, tokenizer: PieceTokenizer, sentences: list[Se
         return tagging_loss(batch, model(batch, training=True))
 
     with strategy.scope():
-        optimizer = optimizer or create_optimizer(learning_rate, total)
+        optimizer = optimizer or create_optimizer(learning_rate, total, row_sparse=row_sparse)
         step = step if step is not None else tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     train(TrainState(directory, model, optimizer, step), strategy, dataset_fn, loss_fn, total,
           variables=variables, checkpoint_every=checkpoint_every, summary_dir=summary_dir, description=description)
@@ -127,12 +128,14 @@ def finetune(model_dir: str, init: str, train_data: str, *, strategy: tf.distrib
              data_format: str = "auto", vocab_file: str | None = None, lower_case: bool | None = None,
              max_seq_length: int = 128, batch_size: int = 16, learning_rate: float | None = None, epochs: float = 1.0,
              train_steps: int = 0, seed: int = 0, checkpoint_every: int = 200,
-             freeze_word_embeddings: bool = False, treebank_sampling: float = 1.0) -> dict[str, dict]:
+             freeze_word_embeddings: bool = False, sparse_embedding_updates: bool = False,
+             treebank_sampling: float = 1.0) -> dict[str, dict]:
     """The whole `tagger.finetune` job: init, train (resumable), evaluate, write metrics.
 
     `freeze_word_embeddings` leaves the encoder's word-embedding table out of training: on CPU the
     dense Adam update of a large multilingual table (96M entries for multilingual-e5) costs more
-    than the rest of the step. `treebank_sampling` is `train_on_labels`' `treebank_alpha` (1: the data's own
+    than the rest of the step; `sparse_embedding_updates` trains the table, one step updating only
+    the rows its batch uses. `treebank_sampling` is `train_on_labels`' `treebank_alpha` (1: the data's own
     mix, which `tagger.distill`'s teacher keeps; `tagger.finetune` defaults to 0.5, BENCHMARKS.md §8).
     """
     sentences, label_lists = read_labeled(train_data, tasks, data_format)
@@ -155,6 +158,6 @@ def finetune(model_dir: str, init: str, train_data: str, *, strategy: tf.distrib
     train_on_labels(model, tokenizer, sentences, label_lists, checkpoint_dir(model_dir), strategy,
                     batch_size=batch_size, learning_rate=learning_rate, epochs=epochs, train_steps=train_steps,
                     seed=seed, checkpoint_every=checkpoint_every, summary_dir=os.path.join(model_dir, "logs"),
-                    variables=variables, treebank_alpha=treebank_sampling)
+                    variables=variables, treebank_alpha=treebank_sampling, row_sparse=sparse_embedding_updates)
     return evaluate_splits(model_dir, model, tokenizer, label_lists,
                            {"dev": dev_data, "test": test_data}, data_format)

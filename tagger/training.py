@@ -22,6 +22,7 @@ from tensorflow.python.distribute import multi_worker_util
 from tensorflow.python.eager import context
 
 from tagger.data.labels import IGNORE_ID
+from tagger.row_sparse_adamw import RowSparseAdamW
 
 
 def setup_run(seed: int, mixed_precision: bool, distribution_strategy: str = "one_device",
@@ -86,10 +87,17 @@ def chief_directory(strategy: tf.distribute.Strategy, path: str) -> str:
     return head + tail if found else path
 
 
-def create_optimizer(learning_rate: float, total_steps: int, warmup_fraction: float = 0.1):
-    """AdamW with linear warm-up and linear decay (Model Garden's BERT optimizer)."""
+def create_optimizer(learning_rate: float, total_steps: int, warmup_fraction: float = 0.1,
+                     row_sparse: bool = False):
+    """AdamW with linear warm-up and linear decay (Model Garden's BERT optimizer).
+
+    `row_sparse` applies sparse gradients (the word-embedding table's) to their rows only
+    (`RowSparseAdamW`); dense gradients are unaffected.
+    """
     optimizer = optimization.create_optimizer(learning_rate, max(total_steps, 1),
                                               int(total_steps * warmup_fraction), optimizer_type="adamw")
+    if row_sparse:
+        optimizer = RowSparseAdamW.like(optimizer)
     if tf_keras.mixed_precision.global_policy().name == "mixed_float16":
         optimizer = tf_keras.mixed_precision.LossScaleOptimizer(optimizer)
     return optimizer
