@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from tagger.data.labels import IGNORE_ID
-from tagger.distill import losses, recipes
+from tagger.distill import distill_data, losses, recipes
 from tagger.models import encoders, students
 from tagger.models.build import build_encoder
 from tagger.models.tagger import Tagger
@@ -143,7 +143,7 @@ def test_frozen_word_embeddings_stay_as_initialised(tmp_path):
     table = student.encoder.get_embedding_table()
     before = {v.ref(): v.numpy().copy() for v in student.trainable_variables}
     repeat = lambda batch_size, context: tf.data.Dataset.from_tensors(batch({})).repeat()
-    data = recipes.DistillData(unlabeled_fn=repeat, labeled_fn=repeat, dev_batches=None)
+    data = distill_data.DistillData(unlabeled_fn=repeat, labeled_fn=repeat, dev_batches=None)
     distiller.run([recipes.Stage("soft_logits", "soft", 3, 2, 1e-2, False, False)], data, log=lambda _: None)
     assert np.array_equal(before[table.ref()], table.numpy())
     changed = [v.name for v in student.trainable_variables if not np.array_equal(before[v.ref()], v.numpy())]

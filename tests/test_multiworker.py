@@ -124,8 +124,8 @@ def test_distill_unlabeled_stream_is_sharded_by_input_context(tmp_path, files):
 
 
 def test_distill_data_passes_the_input_context_through():
-    """recipes.make_data hands the tf.distribute InputContext to both pipelines."""
-    from tagger.distill import recipes
+    """distill_data.make_data hands the tf.distribute InputContext to both pipelines."""
+    from tagger.distill import distill_data
     windows = 20
     row = lambda values: tf.ragged.constant(values, dtype=tf.int32, ragged_rank=1)
     encoded = {"input_word_ids": row([[2, 100 + i, 3] for i in range(windows)]),
@@ -141,7 +141,7 @@ def test_distill_data_passes_the_input_context_through():
         received.append(context)
         return tf.data.Dataset.from_tensor_slices(["some unlabeled text"])
 
-    data = recipes.make_data(tokenizer, encoded, None, unlabeled, seed=0)
+    data = distill_data.make_data(tokenizer, encoded, None, unlabeled, seed=0)
     seen = []
     for context in contexts(2):
         data.unlabeled_fn(16, context)

@@ -11,7 +11,7 @@ import tensorflow as tf
 from conftest import SAMPLE
 from tagger.data import word_transfer
 from tagger.data.tokenizer_files import build_tokenizer
-from tagger.distill import losses, recipes, student_vocab, teacher_cache
+from tagger.distill import distill_data, label_targets, losses, recipes, student_vocab, teacher_cache
 from tagger.errors import UserError
 from tagger.models.tagger import load_model_dir
 from test_teacher_cache import assert_killed_cache_resumes
@@ -120,7 +120,7 @@ def test_word_level_cache_round_trip(tmp_path, sample_tagger_dir, tiny_spm_file)
     """Cached per-word top-k read back for a student of another vocabulary equals the live teacher's."""
     teacher, tokenizer, _ = load_model_dir(sample_tagger_dir)
     student = build_tokenizer(tiny_spm_file, max_seq_length=32)
-    data = recipes.make_data(student, {}, None, lambda context: tf.data.Dataset.from_tensor_slices(LINES[:3]), 0,
+    data = distill_data.make_data(student, {}, None, lambda context: tf.data.Dataset.from_tensor_slices(LINES[:3]), 0,
                              teacher_tokenizer=tokenizer)
     directory = str(tmp_path / "cache")
     source = lambda size, context: transfer(student, tokenizer, LINES[:3], size)
@@ -156,6 +156,7 @@ def distill_command(model_dir, teacher_dir, *extra):
 @pytest.mark.parametrize("recipe,extra", [
     ("tsai2019", ["--student_vocab=trim:120", "--teacher_cache_topk=4", "--teacher_cache_windows=30"]),
     ("xtremedistil", ["--student_vocab=trim:120", "--student_head_ranks=upos:4", "--export=float32"]),
+    ("labels_kd", ["--student_vocab=trim:120", "--teacher_cache_topk=4"]),
 ])
 def test_distill_a_student_with_a_trimmed_vocab(tmp_path, sample_tagger_dir, recipe, extra):
     """End to end: trimmed vocab.txt in the student's dir, word-level stages, a loadable smaller model."""
@@ -171,8 +172,12 @@ def test_distill_a_student_with_a_trimmed_vocab(tmp_path, sample_tagger_dir, rec
     assert int(model.encoder.get_embedding_table().shape[0]) == tokenizer.vocab_size
     with open(model_dir / "metrics" / "test.json") as f:
         assert json.load(f)["tasks"]["upos"]["per_treebank"]["en_sample"]["words"] > 0
-    if "--teacher_cache_topk=4" in extra:
+    if recipe == "tsai2019":
         assert teacher_cache.read_info(str(model_dir / "teacher_cache"))["level"] == "word"
+    if recipe == "labels_kd":  # the teacher's top-4 at each training word, by the teacher's tokenizer
+        with np.load(model_dir / label_targets.FILE) as targets:
+            assert targets[teacher_cache.ids_key("ufeats")].shape[1] == 4
+        assert not (model_dir / "teacher_cache").exists()
     if "--student_head_ranks=upos:4" in extra:  # a low-rank head trains, reloads and exports as its checkpoint
         assert config["head_ranks"] == {"upos": 4}
         labels = len(config["tasks"]["upos"])

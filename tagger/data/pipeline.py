@@ -24,10 +24,16 @@ MIN_UNLABELED_CHARS = 10  # Tsai et al. App. A.1: drop sentences under 10 charac
 
 
 def encode_labeled(tokenizer: PieceTokenizer, sentences: list[Sentence],
-                   label_lists: dict[str, list[str]], chunk_size: int = 512) -> dict[str, tf.RaggedTensor]:
-    """Tokenises once, eagerly: `{feature: RaggedTensor[windows, (length)]}` plus `window_sentence`."""
+                   label_lists: dict[str, list[str]], chunk_size: int = 512,
+                   word_features: dict[str, np.ndarray] | None = None) -> dict[str, tf.RaggedTensor]:
+    """Tokenises once, eagerly: `{feature: RaggedTensor[windows, (length)]}` plus `window_sentence`.
+
+    `word_features` (name -> `[words of all sentences, ...]`, in word order) are placed at each
+    word's owned first piece, where its labels are, and are 0 at every other piece.
+    """
     rows: dict[str, list[np.ndarray]] = {}
     window_sentence = []
+    word_offset = 0
     for begin in range(0, len(sentences), chunk_size):
         chunk = sentences[begin:begin + chunk_size]
         words = tf.ragged.constant([s.words for s in chunk], dtype=tf.string, row_splits_dtype=tf.int32)
@@ -49,15 +55,25 @@ def encode_labeled(tokenizer: PieceTokenizer, sentences: list[Sentence],
                 for s in chunk] + [[IGNORE_ID]]).astype(np.int32)
             position_word = piece_word[safe_piece] if piece_word.size else np.zeros_like(safe_piece)
             columns[task] = np.where(label_mask, word_labels[position_word], IGNORE_ID).astype(np.int32)
+        chunk_words = sum(len(s.words) for s in chunk)
+        for name, values in (word_features or {}).items():
+            placed = np.zeros(label_mask.shape + values.shape[1:], values.dtype)
+            placed[label_mask.astype(bool)] = values[word_offset:word_offset + chunk_words]
+            columns[name] = placed
+        word_offset += chunk_words
         for name, matrix in columns.items():
             rows.setdefault(name, []).extend(row[:n] for row, n in zip(matrix, lengths))
         window_sentence.extend(begin + features["window_sentence"].numpy())
     # from_row_lengths on one flat array: tf.ragged.constant walks Python lists, minutes at 100k windows
     ragged = {name: tf.RaggedTensor.from_row_lengths(
-        np.concatenate(value).astype(np.int32) if value else np.zeros([0], np.int32),
+        _int32_unless_float(np.concatenate(value)) if value else np.zeros([0], np.int32),
         np.array([len(row) for row in value], dtype=np.int64)) for name, value in rows.items()}
     ragged["window_sentence"] = tf.constant(np.array(window_sentence, dtype=np.int32))
     return ragged
+
+
+def _int32_unless_float(values: np.ndarray) -> np.ndarray:
+    return values.astype(np.float32 if np.issubdtype(values.dtype, np.floating) else np.int32)
 
 
 def _pad_value(name: str, pad_id: int) -> int:

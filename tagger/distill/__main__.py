@@ -3,7 +3,8 @@
   1. teacher: --teacher_dir (fine-tuned model dir), or --teacher_init (pretrained encoder,
      fine-tuned first into MODEL_DIR/teacher/)
   2. student: MiniBERT, BiLSTM or a config file, on the teacher's vocabulary or its own (--student_vocab)
-  3. recipe: tsai2019 | xtremedistil | labels_only over streamed --unlabeled_data
+  3. recipe: tsai2019 | xtremedistil | labels_only over streamed --unlabeled_data, or labels_kd
+     (labels plus the teacher's soft targets on the labelled sentences)
   4. evaluate teacher and student on --dev_data/--test_data, print the retention table
   5. optionally (--export) SavedModel + TFLite, verified against the checkpoint
 
@@ -81,8 +82,11 @@ def define_flags():
                        lower_bound=0.0, upper_bound=1.0)
     flags.DEFINE_enum("word_replacement_pool", "batch", ["batch", "vocab"], "Replacement words: the distinct words "
                       "of each batch of transfer lines, or every whole word of the teacher's vocabulary.")
-    flags.DEFINE_float("temperature", 1.0, "Softmax temperature T of the tsai2019 loss (the paper: 3; measured "
-                       "best here: 1, README 'Distillation settings').")
+    flags.DEFINE_float("temperature", 1.0, "Softmax temperature T of the tsai2019 and labels_kd soft losses (the "
+                       "paper: 3; measured best here: 1, README 'Distillation settings').")
+    flags.DEFINE_float("labels_soft_weight", 0.5, "labels_kd: each label step's loss is this share of soft "
+                       "cross-entropy against the teacher's top-k at each training word, the rest cross-entropy "
+                       "on the labels.", lower_bound=0.0, upper_bound=1.0)
     flags.DEFINE_integer("distill_steps", 1000, "Steps on unlabeled text (xtremedistil: split over stages 1-2).")
     flags.DEFINE_integer("finetune_steps", 500, "Steps on labels after distillation.")
     flags.DEFINE_integer("distill_batch_size", 64, "Global batch (windows) on unlabeled text (the paper: 256).")
@@ -95,7 +99,8 @@ def define_flags():
     flags.DEFINE_bool("gradual_unfreezing", True, "XtremeDistil: unfreeze one layer group at a time, top down.")
     flags.DEFINE_integer("teacher_cache_topk", 0, "tsai2019: run the teacher once over --teacher_cache_windows "
                          "transfer windows, keep its top-k logits per piece in MODEL_DIR/teacher_cache/ and train "
-                         "on those (for repeated epochs over one transfer set); 0 = teacher on the fly.")
+                         "on those (for repeated epochs over one transfer set); 0 = teacher on the fly. labels_kd "
+                         "always keeps the teacher's top-k at each training word: this k, 0 = 8.")
     flags.DEFINE_integer("teacher_cache_windows", 100000, "Transfer windows in the teacher cache.")
     flags.DEFINE_integer("dev_loss_sentences", 0, "Dev loss (kept-best selection after each sub-stage) on an "
                          "evenly spaced sample of this many dev sentences; 0 = all. Final metrics use all of them.")
@@ -109,8 +114,8 @@ def define_flags():
     flags.register_multi_flags_validator(
         ["teacher_dir", "teacher_init"], lambda v: bool(v["teacher_dir"]) != bool(v["teacher_init"]),
         "give exactly one of --teacher_dir and --teacher_init")
-    flags.register_validator("recipe", lambda _: FLAGS.teacher_cache_topk <= 0 or FLAGS.recipe == "tsai2019",
-                             "--teacher_cache_topk works with tsai2019's soft loss only")
+    flags.register_validator("recipe", lambda _: FLAGS.teacher_cache_topk <= 0 or FLAGS.recipe in (
+        "tsai2019", "labels_kd"), "--teacher_cache_topk works with tsai2019's soft loss and labels_kd only")
     flags.adopt_module_key_flags(flags_common)  # shown by --help, not only --helpfull
 
 

@@ -18,7 +18,7 @@ from tagger import metrics as metrics_lib
 from tagger.data import pipeline, tokenizer_files
 from tagger.data.corpus import Sentence, read_corpus
 from tagger.data.wordpiece import load_vocab
-from tagger.distill import recipes, student_vocab, teacher_cache
+from tagger.distill import distill_data, label_targets, recipes, student_vocab, teacher_cache
 from tagger.supervised import evaluate_splits
 from tagger.models import encoders, students, teacher_layers
 from tagger.models.heads import parse_head_ranks
@@ -28,6 +28,7 @@ from tagger.models.tagger import (Tagger, checkpoint_dir, load_model_dir, make_c
                                   write_json_atomic)
 
 STUDENT_KINDS = ("minibert", "bilstm")
+LABELS_KD_TOP_K = 8  # labels_kd's teacher classes per word when --teacher_cache_topk is 0
 
 
 @dataclasses.dataclass
@@ -97,6 +98,7 @@ class DistillSettings:
     word_replacement_pool: str = "batch"
     teacher_cache_topk: int = 0
     teacher_cache_windows: int = 100000
+    labels_soft_weight: float = 0.5       # labels_kd: the soft targets' share of each label step's loss
     dev_loss_sentences: int = 0
     seed: int = 0
     checkpoint_every: int = 200
@@ -106,9 +108,9 @@ class DistillSettings:
             raise UserError(f"unknown recipe {self.recipe!r}; expected one of {', '.join(recipes.RECIPES)}")
         if self.distill_level not in ("auto", "word", "piece"):
             raise UserError(f"--distill_level={self.distill_level}: expected auto, word or piece")
-        if self.teacher_cache_topk > 0 and self.recipe != "tsai2019":
-            raise UserError(f"--teacher_cache_topk works with tsai2019's soft loss; {self.recipe} needs the "
-                             "teacher's full outputs")
+        if self.teacher_cache_topk > 0 and self.recipe not in ("tsai2019", "labels_kd"):
+            raise UserError(f"--teacher_cache_topk works with tsai2019's soft loss and labels_kd; {self.recipe} "
+                             "needs the teacher's full outputs")
 
 
 def svd_choice(requested: bool | None, student: Tagger, teacher: Tagger, log) -> bool:
@@ -225,7 +227,12 @@ def distill(model_dir: str, teacher_dir: str, train_data: str, *, strategy: tf.d
                 students.init_from_teacher_embeddings(model.encoder, teacher.encoder, rows)
 
     reference = teacher_metrics(model_dir, teacher_dir, teacher, tokenizer, label_lists, test_data, data_format)
-    train_encoded = pipeline.encode_labeled(student_tokenizer, train, label_lists)
+    soft_labels = None
+    if settings.recipe == "labels_kd":  # the teacher's top-k at every training word, by its own tokenizer
+        soft_labels = label_targets.load_or_compute(
+            model_dir, json.dumps({"teacher": os.path.abspath(teacher_dir), "train_data": train_data}),
+            teacher, tokenizer, [s.words for s in train], settings.teacher_cache_topk or LABELS_KD_TOP_K, log=log)
+    train_encoded = pipeline.encode_labeled(student_tokenizer, train, label_lists, word_features=soft_labels)
     dev_sample = evenly_spaced(dev, settings.dev_loss_sentences) if dev else None
     dev_encoded = pipeline.encode_labeled(student_tokenizer, dev_sample, label_lists) if dev else None
     replacement_words = None
@@ -235,11 +242,11 @@ def distill(model_dir: str, teacher_dir: str, train_data: str, *, strategy: tf.d
                             f"teacher in {teacher_dir} uses {tokenizer.kind}: use --word_replacement_pool=batch")
         replacement_words = pipeline.vocab_words(load_vocab(teacher_file))
     lines = transfer_lines(train_text, unlabeled_data, unlabeled_data_dir, settings.train_text_fraction, settings.seed)
-    data = recipes.make_data(student_tokenizer, train_encoded, dev_encoded, lines, settings.seed,
+    data = distill_data.make_data(student_tokenizer, train_encoded, dev_encoded, lines, settings.seed,
                              word_replacement=settings.word_replacement, replacement_words=replacement_words,
                              teacher_tokenizer=tokenizer if level == "word" else None,
                              dev_words=[s.words for s in dev_sample] if dev and level == "word" else None)
-    if settings.teacher_cache_topk > 0:
+    if settings.teacher_cache_topk > 0 and settings.recipe == "tsai2019":
         source = json.dumps({"teacher": os.path.abspath(teacher_dir), "unlabeled_data": unlabeled_data,
                              "train_data": train_data, "seed": settings.seed,
                              "max_seq_length": tokenizer.max_seq_length, **{name: getattr(settings, name) for name in (
@@ -255,7 +262,8 @@ def distill(model_dir: str, teacher_dir: str, train_data: str, *, strategy: tf.d
                                   representation_kind=settings.representation_loss, seed=settings.seed,
                                   checkpoint_every=settings.checkpoint_every,
                                   summary_dir=os.path.join(model_dir, "logs"),
-                                  freeze_word_embeddings=svd and settings.freeze_word_embeddings)
+                                  freeze_word_embeddings=svd and settings.freeze_word_embeddings,
+                                  labels_soft_weight=settings.labels_soft_weight)
     stages = recipes.stages_for(settings.recipe, settings.distill_steps, settings.finetune_steps,
                                 settings.distill_batch_size, settings.finetune_batch_size,
                                 settings.distill_learning_rate, settings.finetune_learning_rate,

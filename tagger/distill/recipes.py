@@ -7,6 +7,8 @@
                 unfreezes one layer group at a time from the top down and keeps the
                 weights with the best dev loss
   labels_only   the same student trained on labels only, with the same step budget
+  labels_kd     labels_only's steps, each adding soft cross-entropy at T against the teacher's top-k
+                at every labelled word (distill/label_targets.py), weighted by `labels_soft_weight`
 
 Each (stage, unfreezing step) trains in its own checkpoint directory and
 leaves a `done.json` when finished, so a killed run resumes mid-stage and
@@ -23,13 +25,14 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from tagger.data import pipeline, word_transfer
-from tagger.distill import losses, teacher_cache
+from tagger.data import word_transfer
+from tagger.distill import label_targets, losses, teacher_cache
+from tagger.distill.distill_data import DistillData
 from tagger.models.tagger import Tagger, write_json_atomic
 from tagger.training import TrainState, chief_directory, create_optimizer, dropout_generators, tagging_loss, train
 from tagger.errors import UserError
 
-RECIPES = ("tsai2019", "xtremedistil", "labels_only")
+RECIPES = ("tsai2019", "xtremedistil", "labels_only", "labels_kd")
 
 
 @dataclasses.dataclass
@@ -57,10 +60,10 @@ def stages_for(recipe: str, distill_steps: int, finetune_steps: int, distill_bat
                 Stage("logits", "logits", max(distill_steps - half, 1), distill_batch_size, distill_learning_rate,
                       unfreeze, True),
                 Stage("labels", "labels", finetune_steps, finetune_batch_size, finetune_learning_rate, unfreeze, True)]
-    if recipe == "labels_only":
+    if recipe in ("labels_only", "labels_kd"):
         # Same step budget; a student trained from scratch wants the from-scratch learning rate.
-        return [Stage("labels", "labels", distill_steps + finetune_steps, finetune_batch_size,
-                      distill_learning_rate, False, False)]
+        return [Stage("labels", "labels" if recipe == "labels_only" else "labels_soft",
+                      distill_steps + finetune_steps, finetune_batch_size, distill_learning_rate, False, False)]
     raise UserError(f"unknown recipe {recipe!r}; expected one of {', '.join(RECIPES)}")
 
 
@@ -90,34 +93,19 @@ def layer_groups(student: Tagger, projection: Projection | None, stage_loss: str
     return top + list(reversed(blocks)) + [("embeddings", embeddings)]
 
 
-@dataclasses.dataclass
-class DistillData:
-    """Batches for each loss, as functions of the tf.distribute input context.
-
-    Transfer batches are per-piece windows of the shared tokenizer, or at word level
-    `word_transfer.encode_pair` batches (both models' windows of the same words).
-    """
-    unlabeled_fn: Callable[[int, tf.distribute.InputContext], tf.data.Dataset]    # (batch, ctx) -> dataset
-    labeled_fn: Callable[[int, tf.distribute.InputContext], tf.data.Dataset]
-    dev_batches: tf.data.Dataset | None                                          # labelled dev windows
-    soft_fn: Callable[[int, tf.distribute.InputContext], tf.data.Dataset] | None = None  # cached teacher top-k
-    cache_source_fn: Callable[[int, tf.distribute.InputContext], tf.data.Dataset] | None = None  # what the cache runs
-    dev_words: tf.data.Dataset | None = None                                     # word level: dev words, both models
-
-    def dev_for(self, kind: str) -> tf.data.Dataset | None:
-        """The dev batches of a stage's loss: transfer-style batches for the unlabeled losses at word level."""
-        return self.dev_words if kind != "labels" and self.dev_words is not None else self.dev_batches
-
-
 class Distiller:
     """Runs a recipe's stages for a student against a frozen teacher."""
 
     def __init__(self, teacher: Tagger, student: Tagger, strategy: tf.distribute.Strategy, work_dir: str, *,
                  temperature: float = 3.0, teacher_layer: int = 0, representation_kind: str = "kld",
                  seed: int = 0, checkpoint_every: int = 200, summary_dir: str | None = None,
-                 freeze_word_embeddings: bool = False):
+                 freeze_word_embeddings: bool = False, labels_soft_weight: float = 0.5):
         """`freeze_word_embeddings` keeps the student's word-embedding table as initialised (SVD of the
-        teacher's) in every stage, so words the transfer text never shows stay in the teacher's space."""
+        teacher's) in every stage, so words the transfer text never shows stay in the teacher's space.
+        `labels_soft_weight` is the soft targets' share of the labels_kd loss (the labels get the rest)."""
+        if not 0.0 <= labels_soft_weight <= 1.0:
+            raise UserError(f"--labels_soft_weight={labels_soft_weight}: expected a weight in [0, 1]")
+        self.labels_soft_weight = labels_soft_weight
         self.teacher, self.student, self.strategy = teacher, student, strategy
         self.frozen = {student.encoder.get_embedding_table().ref()} if freeze_word_embeddings else set()
         self.work_dir, self.temperature, self.seed = work_dir, temperature, seed
@@ -143,6 +131,15 @@ class Distiller:
     def stage_loss(self, kind: str, batch: dict, training: bool = True) -> dict[str, tf.Tensor]:
         if kind == "labels":
             return tagging_loss(batch, self.student(batch, training=training))
+        if kind == "labels_soft":  # labelled windows carrying the teacher's top-k at each word
+            logits = self.student(batch, training=training)
+            hard = 1.0 - self.labels_soft_weight
+            mask = batch[label_targets.WORD_MASK]
+            result = {task: hard * value for task, value in tagging_loss(batch, logits).items()}
+            result.update({f"soft_{task}": self.labels_soft_weight * losses.top_k_soft_cross_entropy(
+                batch[teacher_cache.values_key(task)], batch[teacher_cache.ids_key(task)], logits[task],
+                self.temperature, mask) for task in logits})
+            return result
         word_level = "word_mask" in batch  # word_transfer batches: both models at each word's first piece
         student_rows = (lambda v: word_transfer.per_word(v, batch)) if word_level else (lambda v: v)
         teacher_rows = (lambda v: word_transfer.per_word(v, batch, teacher=True)) if word_level else (lambda v: v)
@@ -225,8 +222,9 @@ class Distiller:
                     continue
                 variables = [v for _, group in unfrozen for v in group if v.ref() not in self.frozen]
                 self._train(stage, directory, variables, data, steps_each, description=f"{stage.name}/{name}")
-                dev_batches = data.dev_for(stage.loss)
-                dev = self.dev_loss(stage.loss, dev_batches) if dev_batches is not None else None
+                scored_as = "labels" if stage.loss == "labels_soft" else stage.loss  # dev has labels only
+                dev_batches = data.dev_for(scored_as)
+                dev = self.dev_loss(scored_as, dev_batches) if dev_batches is not None else None
                 weights_after = self.save_weights(os.path.join(directory, "weights"))
                 if stage.keep_best and dev is not None:
                     if best is None or dev <= best["dev_loss"]:
@@ -245,7 +243,7 @@ class Distiller:
 
     def _train(self, stage: Stage, directory: str, variables: list, data: DistillData, steps: int,
                description: str) -> None:
-        make = data.labeled_fn if stage.loss == "labels" else data.unlabeled_fn
+        make = data.labeled_fn if stage.loss in ("labels", "labels_soft") else data.unlabeled_fn
         loss = stage.loss
         if stage.loss == "soft" and data.soft_fn:  # the teacher's cached top-k instead of the live teacher
             make, loss = data.soft_fn, "soft_cached"
@@ -256,42 +254,3 @@ class Distiller:
               self.strategy, lambda context: make(stage.batch_size, context),
               lambda batch: self.stage_loss(loss, batch), steps, variables=lambda: variables,
               checkpoint_every=self.checkpoint_every, summary_dir=self.summary_dir, description=description)
-
-
-def make_data(tokenizer, train_encoded: dict, dev_encoded: dict | None, unlabeled: Callable, seed: int,
-              eval_batch_size: int = 64, word_replacement: float = 0.0,
-              replacement_words: list[str] | None = None, teacher_tokenizer=None,
-              dev_words: list[list[str]] | None = None) -> DistillData:
-    """Wires pipelines: `unlabeled(context) -> tf.data lines` is sharded per input pipeline.
-
-    `tokenizer` is the student's. With `teacher_tokenizer` the transfer batches are word-level
-    (`word_transfer`), and `dev_words` (the dev sentences' words) give the unlabeled losses' dev batches.
-    """
-    def piece_batches(batch_size, context):
-        per_replica = context.get_per_replica_batch_size(batch_size) if context else batch_size
-        return pipeline.unlabeled_dataset(tokenizer, unlabeled(context), per_replica, seed=seed,
-                                          word_replacement=word_replacement, replacement_words=replacement_words)
-
-    def word_batches(batch_size, context, keep_words=False):
-        per_replica = context.get_per_replica_batch_size(batch_size) if context else batch_size
-        return word_transfer.transfer_batches(tokenizer, teacher_tokenizer, unlabeled(context), per_replica,
-                                              seed=seed, word_replacement=word_replacement,
-                                              replacement_words=replacement_words, keep_words=keep_words)
-
-    def labeled_fn(batch_size, context):
-        return pipeline.labeled_dataset(train_encoded, batch_size, training=True, seed=seed,
-                                        pad_id=tokenizer.pad_id, input_context=context)
-
-    dev = pipeline.labeled_dataset(dev_encoded, eval_batch_size, training=False, pad_id=tokenizer.pad_id) \
-        if dev_encoded is not None else None
-    if teacher_tokenizer is None:
-        return DistillData(piece_batches, labeled_fn, dev, cache_source_fn=piece_batches)
-    words = None
-    if dev_words:
-        flat = tf.constant([word for sentence in dev_words for word in sentence], tf.string)
-        lengths = tf.constant([len(sentence) for sentence in dev_words], tf.int64)
-        rows = tf.data.Dataset.from_tensor_slices(tf.RaggedTensor.from_row_lengths(flat, lengths))
-        words = word_transfer.sentence_batches(rows, eval_batch_size, drop_remainder=False).map(
-            word_transfer.encode_pair(tokenizer, teacher_tokenizer))
-    return DistillData(word_batches, labeled_fn, dev, dev_words=words,
-                       cache_source_fn=lambda batch_size, context: word_batches(batch_size, context, keep_words=True))
