@@ -121,7 +121,7 @@ def test_word_level_cache_round_trip(tmp_path, sample_tagger_dir, tiny_spm_file)
     teacher, tokenizer, _ = load_model_dir(sample_tagger_dir)
     student = build_tokenizer(tiny_spm_file, max_seq_length=32)
     data = distill_data.make_data(student, {}, None, lambda context: tf.data.Dataset.from_tensor_slices(LINES[:3]), 0,
-                             teacher_tokenizer=tokenizer)
+                                  teacher_tokenizer=tokenizer)
     directory = str(tmp_path / "cache")
     source = lambda size, context: transfer(student, tokenizer, LINES[:3], size)
     info = teacher_cache.write_cache(teacher, source(3, None), directory, top_k=4, num_windows=3, level="word",

@@ -243,9 +243,9 @@ def distill(model_dir: str, teacher_dir: str, train_data: str, *, strategy: tf.d
         replacement_words = pipeline.vocab_words(load_vocab(teacher_file))
     lines = transfer_lines(train_text, unlabeled_data, unlabeled_data_dir, settings.train_text_fraction, settings.seed)
     data = distill_data.make_data(student_tokenizer, train_encoded, dev_encoded, lines, settings.seed,
-                             word_replacement=settings.word_replacement, replacement_words=replacement_words,
-                             teacher_tokenizer=tokenizer if level == "word" else None,
-                             dev_words=[s.words for s in dev_sample] if dev and level == "word" else None)
+                                  word_replacement=settings.word_replacement, replacement_words=replacement_words,
+                                  teacher_tokenizer=tokenizer if level == "word" else None,
+                                  dev_words=[s.words for s in dev_sample] if dev and level == "word" else None)
     if settings.teacher_cache_topk > 0 and settings.recipe == "tsai2019":
         source = json.dumps({"teacher": os.path.abspath(teacher_dir), "unlabeled_data": unlabeled_data,
                              "train_data": train_data, "seed": settings.seed,
