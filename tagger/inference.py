@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from tagger.data.tokenizer import PieceTokenizer, model_inputs, word_level
+from tagger.runtime.batching import tag_in_batches
 
 WORDS_SPEC = tf.RaggedTensorSpec([None, None], tf.string, ragged_rank=1, row_splits_dtype=tf.int32)
 
@@ -19,6 +20,22 @@ def word_logits(model, features: dict) -> dict[str, tf.Tensor]:
     the whole MiniBERT encoder."""
     mask = features["label_mask"]
     return model(model_inputs(features), training=False, rows=lambda sequence: word_level(sequence, mask))
+
+
+def ragged_words(sentences: list[list[str]]) -> tf.RaggedTensor:
+    """Sentences of words as the `[sentences, (words)]` strings of `WORDS_SPEC`."""
+    return tf.RaggedTensor.from_row_lengths(
+        tf.constant([w for s in sentences for w in s], dtype=tf.string, shape=[sum(map(len, sentences))]),
+        tf.constant([len(s) for s in sentences], dtype=tf.int32))
+
+
+def per_sentence(values: dict[str, np.ndarray], sentences: list[list[str]]) -> list[dict[str, np.ndarray]]:
+    """Per-word outputs of a batch, `{name: [words, ...]}`, cut into one dict per sentence."""
+    rows, start = [], 0
+    for sentence in sentences:
+        rows.append({name: value[start:start + len(sentence)] for name, value in values.items()})
+        start += len(sentence)
+    return rows
 
 
 class WordTagger:
@@ -39,20 +56,9 @@ class WordTagger:
 
     def tag_ids(self, sentences: list[list[str]]) -> list[dict[str, np.ndarray]]:
         """`[{task: int array [words, 2]}]` per sentence: best and second-best label ids."""
-        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
-        results: list[dict[str, np.ndarray] | None] = [None] * len(sentences)
-        for begin in range(0, len(order), self.batch_size):
-            indices = order[begin:begin + self.batch_size]
-            batch = [sentences[i] for i in indices]
-            words = tf.RaggedTensor.from_row_lengths(
-                tf.constant([w for s in batch for w in s], dtype=tf.string, shape=[sum(map(len, batch))]),
-                tf.constant([len(s) for s in batch], dtype=tf.int32))
-            ids = {task: value.numpy() for task, value in self._top2(words).items()}
-            offset = 0
-            for i, sentence in zip(indices, batch):
-                results[i] = {task: value[offset:offset + len(sentence)] for task, value in ids.items()}
-                offset += len(sentence)
-        return results
+        def run(batch):
+            return per_sentence({task: v.numpy() for task, v in self._top2(ragged_words(batch)).items()}, batch)
+        return tag_in_batches(sentences, self.batch_size, run)
 
     def tag(self, sentences: list[list[str]], x_to_second_best: bool = False) -> list[dict[str, list[str]]]:
         """Label strings per task per word. `x_to_second_best`: Tsai §4.5 code-mixed rule for UPOS."""

@@ -21,7 +21,8 @@ import tensorflow as tf
 
 from tagger.data.tokenizer import PieceTokenizer
 from tagger.distill.teacher_cache import ids_key, values_key
-from tagger.inference import WORDS_SPEC, word_logits
+from tagger.inference import WORDS_SPEC, per_sentence, ragged_words, word_logits
+from tagger.runtime.batching import tag_in_batches
 
 FILE = "teacher_label_targets.npz"
 WORD_MASK = "teacher_word_mask"
@@ -29,7 +30,8 @@ WORD_MASK = "teacher_word_mask"
 
 def compute(teacher, tokenizer: PieceTokenizer, sentences: list[list[str]], top_k: int,
             batch_size: int = 64, log=print) -> dict[str, np.ndarray]:
-    """The teacher's top-k per word, in input word order (sentences run sorted by length)."""
+    """The teacher's top-k per word, in input word order (sentences run sorted by length); `sentences`
+    must not be empty."""
     tasks = list(teacher.tasks)
     k = {task: min(top_k, int(teacher.heads[task].units)) for task in tasks}
 
@@ -42,25 +44,13 @@ def compute(teacher, tokenizer: PieceTokenizer, sentences: list[list[str]], top_
             out[values_key(task)], out[ids_key(task)] = best.values, best.indices
         return out
 
-    offsets = np.concatenate([[0], np.cumsum([len(s) for s in sentences])]).astype(np.int64)
-    result = {values_key(t): np.zeros([offsets[-1], k[t]], np.float32) for t in tasks}
-    result.update({ids_key(t): np.zeros([offsets[-1], k[t]], np.int32) for t in tasks})
-    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
-    for n, begin in enumerate(range(0, len(order), batch_size)):
-        indices = order[begin:begin + batch_size]
-        batch = [sentences[i] for i in indices]
-        words = tf.RaggedTensor.from_row_lengths(
-            tf.constant([w for s in batch for w in s], tf.string, shape=[sum(map(len, batch))]),
-            tf.constant([len(s) for s in batch], tf.int32))
-        out = {name: value.numpy() for name, value in top(words).items()}
-        start = 0
-        for i, sentence in zip(indices, batch):
-            for name, value in out.items():
-                result[name][offsets[i]:offsets[i + 1]] = value[start:start + len(sentence)]
-            start += len(sentence)
-        if n % 200 == 0:
-            log(f"[labels_kd] teacher targets: {begin + len(batch)} of {len(sentences)} sentences")
-    result[WORD_MASK] = np.ones([offsets[-1]], np.int32)
+    def run(batch):
+        return per_sentence({name: value.numpy() for name, value in top(ragged_words(batch)).items()}, batch)
+
+    log(f"[labels_kd] the teacher tags the {len(sentences)} training sentences")
+    rows = tag_in_batches(sentences, batch_size, run)
+    result = {name: np.concatenate([row[name] for row in rows]) for name in rows[0]}
+    result[WORD_MASK] = np.ones([sum(map(len, sentences))], np.int32)
     return result
 
 
